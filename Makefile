@@ -1,0 +1,48 @@
+# Regatta. `make run` starts everything; `make test` runs the whole suite. `make help` lists targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test services lint format check bench bench-releases bench-queue clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create the virtualenv and install Regatta with its dev tools
+
+run: $(STAMP) ## run web, worker, beat and Flower (embedded SQLite + Redis unless DATABASE_URL/REDIS_URL)
+	$(BIN)/python deploy/run.py
+
+services: ## make sure PostgreSQL and Redis answer (start or install them if needed)
+	bash deploy/ensure-services.sh
+
+test: $(STAMP) services ## run the whole test suite against real PostgreSQL, Redis and workers
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## ruff fix and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: lint test ## lint, then test
+
+bench-releases: $(STAMP) services ## release coordination latency benchmark (bench/releases)
+	$(BIN)/python -m bench.releases
+
+bench-queue: $(STAMP) services ## task tracker throughput benchmark (bench/queue)
+	$(BIN)/python -m bench.queue
+
+clean: ## remove the virtualenv and the embedded data directory
+	rm -rf $(VENV) var

@@ -1,0 +1,39 @@
+"""The Release Coordinator wire family: /releases, /tasks, /task-services, /release-notes, /events,
+/studies. Errors are DRF-style: `{"detail": …}` or `{field: [messages]}`."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from api.common.families import Family, build_family_api, field_messages
+from api.common.tokens import token_router
+from domain.releases.errors import FieldErrors
+
+FAMILY = Family(
+    name="releases",
+    title="Regatta — Release Coordinator API",
+    version="1.9.3-regatta",
+    description="Releases fan out to every enabled task service, stage, and publish on request.",
+    error_body=lambda message, status: {"detail": message},
+    validation_body=field_messages,
+)
+
+api = build_family_api(FAMILY)
+api.add_router("/_/releases", token_router(FAMILY.name))
+
+
+def _field_errors(request: HttpRequest, exc: FieldErrors) -> HttpResponse:
+    return api.create_response(request, exc.fields, status=400)
+
+
+api.add_exception_handler(FieldErrors, _field_errors)
+
+
+def _mount() -> None:
+    from api.releases import events, notes, releases, studies, task_services, tasks
+
+    for module in (releases, tasks, task_services, notes, events, studies):
+        api.add_router("", module.router)
+
+
+_mount()

@@ -1,0 +1,83 @@
+"""/events: one per state change (written by the domain) plus error events; admins may add more."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from api.common.pagination import page_of, paginate
+from api.releases.common import admin_auth, event_body, not_null, ref
+from api.releases.schemas import EventIn, EventOut, EventPatch, provided
+from domain.common.errors import NotFound
+from domain.releases import services
+from domain.releases.models import Event
+
+router = Router(tags=["events"])
+
+
+def _get(kf_id: str) -> Event:
+    event = Event.objects.filter(pk=kf_id).first()
+    if event is None:
+        raise NotFound("Not found.")
+    return event
+
+
+@router.get("/events", response=page_of(EventOut), url_name="event-list")
+def list_events(
+    request: HttpRequest,
+    release: str | None = None,
+    study: str | None = None,
+    task: str | None = None,
+    task_service: str | None = None,
+):
+    qs = Event.objects.order_by("-created_at")
+    if release:
+        qs = qs.filter(release_id=release)
+    if task:
+        qs = qs.filter(task_id=task)
+    if task_service:
+        qs = qs.filter(task_service_id=task_service)
+    if study:
+        # An event is about a study when it names it or belongs to a release that contains it.
+        ids = Event.objects.filter(Q(study_id=study) | Q(release__studies__kf_id=study)).values(
+            "kf_id"
+        )
+        qs = qs.filter(kf_id__in=ids)
+    return paginate(request, qs, serialize=lambda e: event_body(request, e))
+
+
+@router.post("/events", response={201: EventOut}, auth=admin_auth)
+def create_event(request: HttpRequest, payload: EventIn):
+    event = services.event_create(
+        event_type=payload.event_type,
+        message=payload.message,
+        release_id=ref(payload.release, "release", "RE"),
+        task_id=ref(payload.task, "task", "TA"),
+        task_service_id=ref(payload.task_service, "task_service", "TS"),
+        study_id=ref(payload.study, "study", "SD"),
+    )
+    return Status(201, event_body(request, event))
+
+
+@router.get("/events/{kf_id}", response=EventOut, url_name="event-detail")
+def get_event(request: HttpRequest, kf_id: str):
+    return event_body(request, _get(kf_id))
+
+
+@router.patch("/events/{kf_id}", response=EventOut, auth=admin_auth)
+def patch_event(request: HttpRequest, kf_id: str, payload: EventPatch):
+    fields = provided(payload)
+    not_null(fields, *fields.keys())
+    return event_body(request, services.update_row(Event, kf_id, **fields))
+
+
+@router.put("/events/{kf_id}", response=EventOut, auth=admin_auth)
+def put_event(request: HttpRequest, kf_id: str, payload: EventPatch):
+    return patch_event(request, kf_id, payload)
+
+
+@router.delete("/events/{kf_id}", response={204: None}, auth=admin_auth)
+def delete_event(request: HttpRequest, kf_id: str):
+    services.delete_row(Event, kf_id)
+    return Status(204, None)

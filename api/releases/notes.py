@@ -1,0 +1,90 @@
+"""/release-notes: notes on a release, optionally about one of its studies."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from api.common.pagination import page_of, paginate
+from api.releases.common import SELECT_VALID, admin_auth, not_null, note_body, ref
+from api.releases.schemas import NoteIn, NoteOut, NotePatch, provided
+from domain.common.errors import NotFound
+from domain.releases import services
+from domain.releases.errors import FieldErrors
+from domain.releases.models import Release, ReleaseNote, Study
+
+router = Router(tags=["release notes"])
+
+
+def _get(kf_id: str) -> ReleaseNote:
+    note = ReleaseNote.objects.filter(pk=kf_id).first()
+    if note is None:
+        raise NotFound("Not found.")
+    return note
+
+
+@router.get("/release-notes", response=page_of(NoteOut), url_name="note-list")
+def list_notes(
+    request: HttpRequest,
+    author: str | None = None,
+    study: str | None = None,
+    release: str | None = None,
+):
+    qs = ReleaseNote.objects.order_by("-created_at")
+    errors: dict[str, list[str]] = {}
+    if author:
+        qs = qs.filter(author=author)
+    if study:
+        if not Study.objects.filter(pk=study).exists():
+            errors["study"] = [SELECT_VALID]
+        qs = qs.filter(study_id=study)
+    if release:
+        if not Release.objects.filter(pk=release).exists():
+            errors["release"] = [SELECT_VALID]
+        qs = qs.filter(release_id=release)
+    if errors:
+        raise FieldErrors(errors)
+    return paginate(request, qs, serialize=lambda n: note_body(request, n))
+
+
+@router.post("/release-notes", response={201: NoteOut}, auth=admin_auth)
+def create_note(request: HttpRequest, payload: NoteIn):
+    note = services.note_create(
+        release_id=ref(payload.release, "release", "RE", required=True),
+        study_id=ref(payload.study, "study", "SD"),
+        description=payload.description,
+        author=payload.author,
+    )
+    return Status(201, note_body(request, note))
+
+
+@router.get("/release-notes/{kf_id}", response=NoteOut, url_name="note-detail")
+def get_note(request: HttpRequest, kf_id: str):
+    return note_body(request, _get(kf_id))
+
+
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+    _get(kf_id)
+    not_null(fields, "description", "author", "release")
+    changes = {k: v for k, v in fields.items() if k in ("description", "author")}
+    if "release" in fields:
+        changes["release_id"] = ref(fields["release"], "release", "RE", required=True)
+    if "study" in fields:
+        changes["study_id"] = ref(fields["study"], "study", "SD")
+    return note_body(request, services.note_update(kf_id, **changes))
+
+
+@router.patch("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)
+def patch_note(request: HttpRequest, kf_id: str, payload: NotePatch):
+    return _update(request, kf_id, provided(payload))
+
+
+@router.put("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)
+def put_note(request: HttpRequest, kf_id: str, payload: NoteIn):
+    return _update(request, kf_id, payload.model_dump())
+
+
+@router.delete("/release-notes/{kf_id}", response={204: None}, auth=admin_auth)
+def delete_note(request: HttpRequest, kf_id: str):
+    services.delete_row(ReleaseNote, kf_id)
+    return Status(204, None)

@@ -1,0 +1,119 @@
+"""/releases: create (fans out to every enabled task service), read, update, cancel, publish."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from api.common.pagination import page_of, paginate
+from api.releases.common import (
+    admin_auth,
+    not_null,
+    person_auth,
+    release_body,
+    require_study_groups,
+    trigger_auth,
+)
+from api.releases.schemas import (
+    MessageOut,
+    ReleaseIn,
+    ReleaseOut,
+    ReleasePatch,
+    StatusOut,
+    provided,
+)
+from domain.common.errors import NotFound
+from domain.releases import selectors, services
+from domain.releases.errors import field_error
+from domain.releases.models import Release, ReleaseState
+
+router = Router(tags=["releases"])
+
+
+def _get(kf_id: str) -> Release:
+    release = selectors.releases().filter(pk=kf_id).first()
+    if release is None:
+        raise NotFound("Not found.")
+    return release
+
+
+@router.get("/releases", response=page_of(ReleaseOut), url_name="release-list")
+def list_releases(request: HttpRequest, state: str | None = None):
+    """Releases, newest first; `state` filters."""
+    qs = selectors.releases()
+    if state:
+        if state not in ReleaseState.values:
+            raise field_error("state", f"Select a valid choice. {state} is not one of the choices.")
+        qs = qs.filter(state=state)
+    return paginate(request, qs, serialize=lambda r: release_body(request, r))
+
+
+@router.post("/releases", response={201: ReleaseOut}, auth=person_auth, url_name="release-create")
+def create_release(request: HttpRequest, payload: ReleaseIn):
+    """Start a release: a task per enabled service, initialized then started on Celery.
+    Admins may release any study; others only studies in their groups. `version` is ignored."""
+    require_study_groups(request.auth, payload.studies)
+    release = services.release_create(
+        name=payload.name,
+        studies=payload.studies,
+        description=payload.description,
+        author=payload.author,
+        tags=payload.tags,
+        is_major=payload.is_major,
+    )
+    return Status(201, release_body(request, _get(release.kf_id)))
+
+
+@router.post("/releases/status_checks", response=StatusOut, auth=trigger_auth)
+def release_status_checks(request: HttpRequest):
+    """Compatibility trigger (beat does this work anyway): re-check every live release."""
+    from orchestrator.tasks.releases import check_release
+
+    ids = list(
+        Release.objects.filter(
+            state__in=("initializing", "running", "publishing", "canceling")
+        ).values_list("kf_id", flat=True)
+    )
+    for kf_id in ids:
+        check_release.delay(kf_id)
+    return {"status": "ok", "message": f"{len(ids)} releases to check"}
+
+
+@router.get("/releases/{kf_id}", response=ReleaseOut, url_name="release-detail")
+def get_release(request: HttpRequest, kf_id: str):
+    return release_body(request, _get(kf_id))
+
+
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+    _get(kf_id)
+    not_null(fields, *fields.keys())
+    services.release_update(kf_id, **fields)
+    return release_body(request, _get(kf_id))
+
+
+@router.patch("/releases/{kf_id}", response=ReleaseOut, auth=admin_auth)
+def patch_release(request: HttpRequest, kf_id: str, payload: ReleasePatch):
+    return _update(request, kf_id, provided(payload))
+
+
+@router.put("/releases/{kf_id}", response=ReleaseOut, auth=admin_auth)
+def put_release(request: HttpRequest, kf_id: str, payload: ReleaseIn):
+    return _update(request, kf_id, payload.model_dump())
+
+
+@router.delete("/releases/{kf_id}", response=ReleaseOut, auth=admin_auth)
+def cancel_release(request: HttpRequest, kf_id: str):
+    """Cancel (never delete): the release moves to canceling and ends canceled once every task
+    was told. A release that cannot be canceled is returned unchanged."""
+    _get(kf_id)
+    services.release_cancel(kf_id)
+    return release_body(request, _get(kf_id))
+
+
+@router.post("/releases/{kf_id}/publish", response=MessageOut, auth=person_auth)
+def publish_release(request: HttpRequest, kf_id: str):
+    """Publish a staged release (400 from any other state, nothing changed)."""
+    release = _get(kf_id)
+    require_study_groups(request.auth, [s.kf_id for s in release.studies.all()])
+    services.release_publish(kf_id)
+    return {"message": "publishing"}

@@ -1,0 +1,76 @@
+"""/studies: mirrored from the dataservice, read-only here."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Status
+from ninja.responses import codes_4xx, codes_5xx
+
+from api.common.pagination import page_of, paginate
+from api.releases.common import (
+    MethodNotAllowed,
+    admin_auth,
+    release_body,
+    study_body,
+)
+from api.releases.schemas import ReleaseOut, StudyOut, SyncOut
+from domain.common.errors import NotFound
+from domain.releases import conf, selectors, services
+from domain.releases.models import Study
+from orchestrator.clients.dataservice import DataserviceError, fetch_studies
+
+router = Router(tags=["studies"])
+
+
+@router.get("/studies", response=page_of(StudyOut), url_name="study-list")
+def list_studies(request: HttpRequest):
+    return paginate(request, selectors.studies(), serialize=lambda s: study_body(request, s))
+
+
+@router.api_operation(["POST", "PUT", "PATCH", "DELETE"], "/studies", response={405: dict})
+def studies_read_only(request: HttpRequest):
+    raise MethodNotAllowed(request.method)
+
+
+@router.post(
+    "/studies/sync",
+    response={200: SyncOut, codes_4xx: SyncOut, codes_5xx: SyncOut},
+    auth=admin_auth,
+)
+def sync_studies(request: HttpRequest):
+    """Mirror every page of `{DATASERVICE_URL}/studies` (a daily beat job does the same)."""
+    base = conf.dataservice_url()
+    if not base:
+        body = {"status": "ok", "message": "DATASERVICE_URL is not set", "new": 0, "deleted": 0}
+        return Status(200, body)
+    try:
+        rows = fetch_studies(base)
+    except DataserviceError as exc:
+        body = {
+            "status": "error",
+            "message": "There was an error getting studies from the dataservice",
+        }
+        return Status((exc.status if 400 <= exc.status < 600 else 502), body)
+    counts = services.studies_upsert(rows, mark_missing_deleted=True)
+    return Status(200, {"status": "ok", "message": "Synchronized with dataservice", **counts})
+
+
+@router.get("/studies/{kf_id}", response=StudyOut, url_name="study-detail")
+def get_study(request: HttpRequest, kf_id: str):
+    study = selectors.studies().filter(pk=kf_id).first()
+    if study is None:
+        raise NotFound("Not found.")
+    return study_body(request, study)
+
+
+@router.api_operation(["POST", "PUT", "PATCH", "DELETE"], "/studies/{kf_id}", response={405: dict})
+def study_read_only(request: HttpRequest, kf_id: str):
+    raise MethodNotAllowed(request.method)
+
+
+@router.get("/studies/{kf_id}/releases", response=page_of(ReleaseOut))
+def study_releases(request: HttpRequest, kf_id: str):
+    if not Study.objects.filter(pk=kf_id).exists():
+        raise NotFound("Not found.")
+    qs = selectors.releases().filter(studies__kf_id=kf_id)
+    return paginate(request, qs, serialize=lambda r: release_body(request, r))

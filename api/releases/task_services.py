@@ -1,0 +1,100 @@
+"""/task-services: registration (checked against `GET {url}/status`), health, enable/disable."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from api.common.pagination import page_of, paginate
+from api.releases.common import developer_auth, not_null, service_body, trigger_auth
+from api.releases.schemas import (
+    StatusOut,
+    TaskServiceCreatedOut,
+    TaskServiceIn,
+    TaskServiceOut,
+    TaskServicePatch,
+    provided,
+)
+from domain.common.errors import NotFound
+from domain.releases import services
+from domain.releases.errors import field_error
+from domain.releases.models import TaskService
+from orchestrator.clients.task_service import validate_endpoint
+
+router = Router(tags=["task services"])
+
+_BOOLS = {"true": True, "false": False}
+
+
+def _get(kf_id: str) -> TaskService:
+    service = TaskService.objects.filter(pk=kf_id).first()
+    if service is None:
+        raise NotFound("Not found.")
+    return service
+
+
+def _check_url(url: str) -> None:
+    problem = validate_endpoint(url)
+    if problem:
+        raise field_error("url", problem)
+
+
+@router.get("/task-services", response=page_of(TaskServiceOut), url_name="task-service-list")
+def list_services(request: HttpRequest, enabled: str | None = None):
+    qs = TaskService.objects.order_by("-created_at")
+    if enabled:
+        if enabled.lower() not in _BOOLS:
+            raise field_error("enabled", "Enter a valid boolean: True or False.")
+        qs = qs.filter(enabled=_BOOLS[enabled.lower()])
+    return paginate(request, qs, serialize=lambda s: service_body(request, s))
+
+
+@router.post("/task-services", response={201: TaskServiceCreatedOut}, auth=developer_auth)
+def create_service(request: HttpRequest, payload: TaskServiceIn):
+    """Register a service. The answer carries `inbound_token` (shown once): the bearer token the
+    service uses to PATCH its own tasks. `outbound_token`, if given, is sent on every call to the
+    service and never returned."""
+    _check_url(payload.url)
+    service, issued = services.task_service_create(**payload.model_dump())
+    return Status(201, {**service_body(request, service), "inbound_token": issued.plaintext})
+
+
+@router.post("/task-services/health_checks", response=StatusOut, auth=trigger_auth)
+def health_checks(request: HttpRequest):
+    """Compatibility trigger (beat runs health checks anyway)."""
+    from orchestrator.tasks.releases import health_checks as sweep
+
+    sweep.delay()
+    return {"status": "ok"}
+
+
+@router.get("/task-services/{kf_id}", response=TaskServiceOut, url_name="task-service-detail")
+def get_service(request: HttpRequest, kf_id: str):
+    return service_body(request, _get(kf_id))
+
+
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+    service = _get(kf_id)
+    not_null(fields, *(k for k in fields if k != "outbound_token"))
+    if fields.get("outbound_token") is None:
+        fields.pop("outbound_token", None)
+    if "url" in fields and fields["url"] != service.url:
+        _check_url(fields["url"])
+    return service_body(request, services.task_service_update(kf_id, **fields))
+
+
+@router.patch("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
+def patch_service(request: HttpRequest, kf_id: str, payload: TaskServicePatch):
+    return _update(request, kf_id, provided(payload))
+
+
+@router.put("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
+def put_service(request: HttpRequest, kf_id: str, payload: TaskServiceIn):
+    return _update(request, kf_id, payload.model_dump(exclude_unset=True))
+
+
+@router.delete("/task-services/{kf_id}", response={204: None}, auth=developer_auth)
+def delete_service(request: HttpRequest, kf_id: str):
+    """Really deletes (its tasks cascade) and revokes the service's inbound tokens."""
+    services.task_service_delete(kf_id)
+    return Status(204, None)

@@ -1,0 +1,119 @@
+"""/tasks: one per release and task service. PATCH is the push channel of task services."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from api.common.pagination import page_of, paginate
+from api.releases.common import (
+    SELECT_VALID,
+    MethodNotAllowed,
+    admin_auth,
+    ref,
+    task_body,
+    task_writer_auth,
+    trigger_auth,
+)
+from api.releases.schemas import StatusOut, TaskIn, TaskOut, TaskPatch, provided
+from domain.common.errors import Forbidden, NotFound
+from domain.common.models import Role
+from domain.releases import selectors, services
+from domain.releases.errors import FieldErrors, field_error
+from domain.releases.models import Release, Task, TaskService, TaskState
+
+router = Router(tags=["tasks"])
+
+
+def _get(kf_id: str) -> Task:
+    task = selectors.tasks().filter(pk=kf_id).first()
+    if task is None:
+        raise NotFound("Not found.")
+    return task
+
+
+@router.get("/tasks", response=page_of(TaskOut), url_name="task-list")
+def list_tasks(
+    request: HttpRequest,
+    release: str | None = None,
+    task_service: str | None = None,
+    state: str | None = None,
+):
+    qs = selectors.tasks()
+    errors: dict[str, list[str]] = {}
+    if release:
+        if not Release.objects.filter(pk=release).exists():
+            errors["release"] = [SELECT_VALID]
+        qs = qs.filter(release_id=release)
+    if task_service:
+        if not TaskService.objects.filter(pk=task_service).exists():
+            errors["task_service"] = [SELECT_VALID]
+        qs = qs.filter(task_service_id=task_service)
+    if state:
+        if state not in TaskState.values:
+            errors["state"] = [SELECT_VALID]
+        qs = qs.filter(state=state)
+    if errors:
+        raise FieldErrors(errors)
+    return paginate(request, qs, serialize=lambda t: task_body(request, t))
+
+
+@router.post("/tasks", response={201: TaskOut}, auth=admin_auth)
+def create_task(request: HttpRequest, payload: TaskIn):
+    task = services.task_create(
+        release_id=ref(payload.release, "release", "RE", required=True),
+        task_service_id=ref(payload.task_service, "task_service", "TS", required=True),
+        state=payload.state,
+        progress=payload.progress if payload.progress is not None else 0,
+    )
+    return Status(201, task_body(request, _get(task.kf_id)))
+
+
+@router.post("/tasks/status_checks", response=StatusOut, auth=trigger_auth)
+def task_status_checks(request: HttpRequest):
+    """Compatibility trigger (beat polls anyway): ask every running/publishing task's service."""
+    from orchestrator.lifecycles import releases as lifecycle
+
+    ids = list(
+        Task.objects.filter(state__in=("running", "publishing"), pending_action="").values_list(
+            "kf_id", flat=True
+        )
+    )
+    lifecycle.check_tasks(ids)
+    return {"status": "ok", "message": f"{len(ids)} task to check"}
+
+
+@router.get("/tasks/{kf_id}", response=TaskOut, url_name="task-detail")
+def get_task(request: HttpRequest, kf_id: str):
+    return task_body(request, _get(kf_id))
+
+
+def _report(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+    task = _get(kf_id)
+    token = request.auth
+    if token.role == Role.SERVICE and token.subject != f"task-service:{task.task_service_id}":
+        raise Forbidden("This token may update only its own task service's tasks.")
+    unknown = set(fields) - {"state", "progress"}
+    if unknown:
+        raise FieldErrors({k: ["This field is read-only."] for k in sorted(unknown)})
+    if "state" in fields and fields["state"] is None:
+        raise field_error("state", "This field may not be null.")
+    services.task_report(kf_id, state=fields.get("state"), progress=fields.get("progress"))
+    return task_body(request, _get(kf_id))
+
+
+@router.patch("/tasks/{kf_id}", response=TaskOut, auth=task_writer_auth, url_name="task-patch")
+def patch_task(request: HttpRequest, kf_id: str, payload: TaskPatch):
+    """Report state and/or progress. Only legal moves of the task state machine are accepted
+    (400 names the from and to states); repeating the current state is a no-op."""
+    return _report(request, kf_id, provided(payload))
+
+
+@router.put("/tasks/{kf_id}", response=TaskOut, auth=task_writer_auth)
+def put_task(request: HttpRequest, kf_id: str, payload: TaskPatch):
+    return _report(request, kf_id, provided(payload))
+
+
+@router.delete("/tasks/{kf_id}", response={405: dict})
+def delete_task(request: HttpRequest, kf_id: str):
+    raise MethodNotAllowed("DELETE")

@@ -1,0 +1,99 @@
+"""/register, /login, /logout, /account and /manager/*: Django users and sessions."""
+
+from __future__ import annotations
+
+from django.contrib.auth import login, logout
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from api.tracker.wire import I64, STR, decode, envelope, no_content, ok, positive_id, route
+from domain.tracker.errors import TrackerError
+from domain.tracker.managers import (
+    manager_check_login,
+    manager_from_request,
+    manager_json,
+    manager_register,
+    manager_set_admin,
+    manager_set_role,
+    managers_for_project,
+    managers_list,
+    require_role,
+)
+from domain.tracker.models import ROLE_MANAGE_ACCESS, Manager
+
+router = Router(tags=["managers"])
+CREDENTIALS = {"username": STR, "password": STR}
+
+
+def _session_manager(request: HttpRequest) -> Manager:
+    manager = manager_from_request(request)
+    if manager is None:
+        raise TrackerError(401, "Unauthorized")
+    return manager
+
+
+@route(router, "/register", ("POST",))
+def register(request: HttpRequest) -> HttpResponse:
+    body = decode(request, CREDENTIALS)
+    manager = manager_register(username=body["username"], password=body["password"])
+    login(request, manager.user, backend="django.contrib.auth.backends.ModelBackend")
+    return ok()
+
+
+@route(router, "/login", ("POST",))
+def login_view(request: HttpRequest) -> HttpResponse:
+    body = decode(request, CREDENTIALS)
+    user = manager_check_login(username=body["username"], password=body["password"])
+    login(request, user)
+    return ok({"manager": manager_json(user.tracker_manager)})
+
+
+@route(router, "/logout")
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return no_content()
+
+
+@route(router, "/account")
+def account(request: HttpRequest) -> HttpResponse:
+    manager = manager_from_request(request)
+    if manager is None:
+        return envelope(False, content={"logged_in": False})
+    return ok({"logged_in": True, "manager": manager_json(manager)})
+
+
+@route(router, "/manager/list")
+def manager_list(request: HttpRequest) -> HttpResponse:
+    _session_manager(request)
+    return ok({"managers": managers_list()})
+
+
+@route(router, "/manager/list_for_project/{pid}")
+def list_for_project(request: HttpRequest, pid: str) -> HttpResponse:
+    _session_manager(request)
+    return ok({"managers": managers_for_project(positive_id(pid, "Invalid request"))})
+
+
+@route(router, "/manager/promote/{mid}")
+def promote(request: HttpRequest, mid: str) -> HttpResponse:
+    actor = _session_manager(request)
+    manager_set_admin(actor=actor, manager_id=positive_id(mid, "Invalid request"), admin=True)
+    return no_content()
+
+
+@route(router, "/manager/demote/{mid}")
+def demote(request: HttpRequest, mid: str) -> HttpResponse:
+    actor = _session_manager(request)
+    manager_set_admin(actor=actor, manager_id=positive_id(mid, "Invalid request"), admin=False)
+    return no_content()
+
+
+@route(router, "/manager/set_role_for_project/{pid}", ("POST",))
+def set_role(request: HttpRequest, pid: str) -> HttpResponse:
+    project_id = positive_id(pid, "Invalid request")
+    body = decode(request, {"manager": I64, "role": I64})
+    require_role(manager_from_request(request), project_id, ROLE_MANAGE_ACCESS)
+    if not 0 <= body["role"] <= 31:
+        raise TrackerError(400, "Invalid request")
+    manager_set_role(manager_id=body["manager"], project_id=project_id, role=body["role"])
+    return ok()

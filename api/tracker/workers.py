@@ -1,0 +1,64 @@
+"""/worker/*: create (no auth), update (worker), get, stats, set_paused (admin session)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from api.tracker.wire import BOOL, I64, STR, decode, envelope, ok, positive_id, route
+from domain.tracker.errors import TrackerError
+from domain.tracker.managers import manager_from_request
+from domain.tracker.models import Worker
+from domain.tracker.workers import (
+    worker_create,
+    worker_json,
+    worker_set_paused,
+    worker_stats,
+    worker_update,
+)
+
+router = Router(tags=["workers"])
+
+
+@route(router, "/worker/create", ("POST",))
+def create(request: HttpRequest) -> HttpResponse:
+    try:
+        body = decode(request, {"alias": STR})
+    except TrackerError:
+        # The original answers an unparseable body with 200 and nothing in it.
+        return HttpResponse(b"", status=200)
+    worker, secret = worker_create(alias=body["alias"])
+    out = {**worker_json(worker), "secret": secret}
+    return ok({"worker": out})
+
+
+@route(router, "/worker/update", ("POST",), worker=401)
+def update(request: HttpRequest) -> HttpResponse:
+    body = decode(request, {"alias": STR})
+    if not worker_update(worker_id=request.auth.id, alias=body["alias"]):
+        return envelope(False, message="Could not update worker")
+    return ok()
+
+
+@route(router, "/worker/get/{wid}")
+def get(request: HttpRequest, wid: str) -> HttpResponse:
+    worker = Worker.objects.filter(pk=positive_id(wid, "Invalid worker id")).first()
+    if worker is None:
+        raise TrackerError(404, "Worker not found")
+    # Unlike the original, not even an admin sees the secret again: only its hash is stored.
+    return ok({"worker": worker_json(worker)})
+
+
+@route(router, "/worker/stats")
+def stats(request: HttpRequest) -> HttpResponse:
+    return ok({"stats": worker_stats()})
+
+
+@route(router, "/worker/set_paused", ("POST",))
+def set_paused(request: HttpRequest) -> HttpResponse:
+    manager = manager_from_request(request)
+    if manager is None or not manager.tracker_admin:
+        raise TrackerError(403, "Unauthorized")
+    body = decode(request, {"worker": I64, "paused": BOOL})
+    worker_set_paused(worker_id=body["worker"], paused=body["paused"])
+    return ok()

@@ -1,0 +1,212 @@
+"""`python -m bench.queue`: the task tracker under the issue's load, against its floors.
+
+1. Drain: 20,000 tasks, 16 client processes each doing get + release over HTTP against gunicorn
+   with several processes on PostgreSQL, after ANALYZE. Floor: the same SQL by 16 psycopg2 clients.
+2. Bulk: 100,000 tasks in one /task/bulk_submit against a direct COPY of the same rows.
+
+Environment: BENCH_DATABASE_URL (a scratch database, dropped and recreated), REDIS_URL,
+BENCH_WEB_WORKERS (4), BENCH_CLIENTS (16), BENCH_TASKS (20000), BENCH_BULK_TASKS (100000).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg2
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+ORIGINAL_DRAIN = 288.0
+ORIGINAL_BULK = 52_000.0
+
+
+def _env() -> dict[str, str]:
+    dsn = os.environ.get(
+        "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/regatta_bench"
+    )
+    return dict(
+        os.environ,
+        DATABASE_URL=dsn,
+        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        DJANGO_SETTINGS_MODULE="orchestrator.settings",
+        LOG_LEVEL="WARNING",
+    )
+
+
+def _recreate_database(dsn: str) -> None:
+    url = urlparse(dsn)
+    name = url.path.lstrip("/")
+    admin = psycopg2.connect(urlunparse(url._replace(path="/postgres")))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+
+def _setup(env: dict[str, str]) -> None:
+    _recreate_database(env["DATABASE_URL"])
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    import django
+
+    os.environ.update(env)
+    django.setup()
+
+
+def _actors(url: str, name: str) -> tuple[dict, int, requests.Session]:
+    """A worker with submit access on a public project with unlimited rates."""
+    manager = requests.Session()
+    credentials = json.dumps({"username": "bench", "password": "benchbench"})
+    if not manager.post(url + "/register", data=credentials).json()["ok"]:
+        manager.post(url + "/login", data=credentials)
+    body = {"name": name, "public": True, "assign_rate": 0, "submit_rate": 0}
+    project = manager.post(url + "/project/create", data=json.dumps(body)).json()["content"]["id"]
+    worker = requests.post(url + "/worker/create", data=b'{"alias": "bench"}').json()
+    worker = worker["content"]["worker"]
+    headers = {"X-Worker-Id": str(worker["id"]), "X-Secret": worker["secret"]}
+    requests.post(
+        url + "/project/request_access",
+        data=json.dumps({"assign": True, "submit": True, "project": project}),
+        headers=headers,
+    )
+    manager.post(f"{url}/project/accept_request/{project}/{worker['id']}")
+    return worker, project, manager
+
+
+def _new_worker(url: str) -> dict:
+    return requests.post(url + "/worker/create", data=b'{"alias": "drone"}').json()["content"][
+        "worker"
+    ]
+
+
+def _load(url: str, worker: dict, project: int, count: int) -> None:
+    headers = {"X-Worker-Id": str(worker["id"]), "X-Secret": worker["secret"]}
+    items = [{"project": project, "recipe": f"task {i}", "priority": i % 5} for i in range(count)]
+    reply = requests.post(
+        url + "/task/bulk_submit", data=json.dumps({"requests": items}), headers=headers
+    )
+    assert reply.json()["content"]["inserted"] == count, reply.text
+
+
+def _analyze(dsn: str) -> None:
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("ANALYZE tracker_task")
+        cur.execute("ANALYZE tracker_workerverifiestask")
+    conn.close()
+
+
+def _remaining(dsn: str) -> int:
+    conn = psycopg2.connect(dsn)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM tracker_task")
+        count = cur.fetchone()[0]
+    conn.close()
+    return count
+
+
+def _run_clients(target, args_list: list[tuple]) -> tuple[float, int]:
+    ctx = multiprocessing.get_context("fork")
+    start_at = time.time() + 1.0
+    with ctx.Pool(len(args_list)) as pool:
+        results = pool.starmap_async(target, [(*a, start_at) for a in args_list])
+        closed = sum(results.get(timeout=3600))
+    return time.time() - start_at, closed
+
+
+def _drain(url: str, env: dict, clients: int, tasks: int) -> tuple[float, float]:
+    from bench.queue.drain import drain_http, drain_sql
+
+    dsn = env["DATABASE_URL"]
+    worker, project, _ = _actors(url, "drain")
+    _load(url, worker, project, tasks)
+    _analyze(dsn)
+    # One worker per client process, as a fleet of drones would be.
+    workers = [_new_worker(url) for _ in range(clients)]
+    elapsed, closed = _run_clients(
+        drain_http, [(url, w["id"], w["secret"], project) for w in workers]
+    )
+    assert closed == tasks and _remaining(dsn) == 0, (closed, _remaining(dsn))
+    http_rate = tasks / elapsed
+    _load(url, worker, project, tasks)
+    _analyze(dsn)
+    elapsed, closed = _run_clients(drain_sql, [(dsn, w["id"], project) for w in workers])
+    assert closed == tasks and _remaining(dsn) == 0, (closed, _remaining(dsn))
+    return http_rate, tasks / elapsed
+
+
+def _bulk(url: str, env: dict, count: int) -> tuple[float, float]:
+    from domain.tracker.queue import COPY_COLUMNS, SubmitRequest, copy_rows
+
+    dsn = env["DATABASE_URL"]
+    worker, project, manager = _actors(url, "bulk")
+    items = [
+        {"project": project, "recipe": f"bulk task {i}", "priority": i % 5, "hash_u64": i + 1}
+        for i in range(count)
+    ]
+    payload = json.dumps({"requests": items}).encode()
+    headers = {"X-Worker-Id": str(worker["id"]), "X-Secret": worker["secret"]}
+    started = time.perf_counter()
+    reply = requests.post(url + "/task/bulk_submit", data=payload, headers=headers, timeout=600)
+    http_elapsed = time.perf_counter() - started
+    assert reply.json()["content"]["inserted"] == count, reply.text[:300]
+    manager.post(f"{url}/project/hard_reset/{project}")
+    reqs = [
+        SubmitRequest(project, 0, it["recipe"], it["priority"], 0, it["hash_u64"], "", 1)
+        for it in items
+    ]
+    conn = psycopg2.connect(dsn)
+    started = time.perf_counter()
+    with conn, conn.cursor() as cur:
+        cur.copy_expert(f"COPY tracker_task ({COPY_COLUMNS}) FROM STDIN", copy_rows(project, reqs))
+    copy_elapsed = time.perf_counter() - started
+    conn.close()
+    return count / http_elapsed, count / copy_elapsed
+
+
+def main() -> None:
+    env = _env()
+    clients = int(os.environ.get("BENCH_CLIENTS", "16"))
+    tasks = int(os.environ.get("BENCH_TASKS", "20000"))
+    bulk = int(os.environ.get("BENCH_BULK_TASKS", "100000"))
+    web_workers = int(os.environ.get("BENCH_WEB_WORKERS", "4"))
+    _setup(env)
+    sys.path.insert(0, str(ROOT))
+    from tests.support.processes import start_web
+
+    web = start_web(env, Path(tempfile.mkdtemp(prefix="bench-queue-")), workers=web_workers)
+    try:
+        url = web.info["url"]
+        http_rate, sql_rate = _drain(url, env, clients, tasks)
+        bulk_rate, copy_rate = _bulk(url, env, bulk)
+    finally:
+        web.stop()
+    print(f"drain: {tasks} tasks, {clients} clients, gunicorn --workers {web_workers}")
+    print(f"  HTTP get+release    {http_rate:9.1f} tasks/s")
+    print(f"  direct SQL floor    {sql_rate:9.1f} tasks/s")
+    print(f"  ratio HTTP/SQL      {http_rate / sql_rate:9.2f}   (target >= 0.5)")
+    print(
+        f"  vs original Go      {http_rate / ORIGINAL_DRAIN:9.2f}x  (288 tasks/s; target >= 1.5x)"
+    )
+    print(f"bulk submit: {bulk} tasks with distinct hash_u64")
+    print(f"  /task/bulk_submit   {bulk_rate:9.0f} tasks/s")
+    print(f"  direct COPY         {copy_rate:9.0f} tasks/s")
+    print(f"  ratio bulk/COPY     {bulk_rate / copy_rate:9.2f}")
+    print(
+        f"  vs original Go      {bulk_rate / ORIGINAL_BULK:9.2f}x  (52,000 tasks/s; target >= 1x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

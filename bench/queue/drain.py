@@ -1,0 +1,62 @@
+"""The two kinds of client process: one talks HTTP to the web server, one runs the server's SQL.
+
+Both loop "get a task, release it" until the project is empty, so their rates compare the web
+stack (gunicorn + Django + auth + JSON) against the database work alone.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from urllib.parse import urlparse
+
+import psycopg2
+
+from domain.tracker.queue import ASSIGN_SQL, CLOSE_SINGLE_SQL, CONTEXT_SQL
+
+
+def drain_http(url: str, worker_id: int, secret: str, project: int, start_at: float) -> int:
+    """GET /task/get + POST /task/release until "No task available"; returns tasks closed.
+
+    http.client rather than requests: the client's CPU comes out of the same two cores as the
+    server's, and gunicorn's sync workers close every connection anyway.
+    """
+    parsed = urlparse(url)
+    headers = {"X-Worker-Id": str(worker_id), "X-Secret": secret}
+    time.sleep(max(0.0, start_at - time.time()))
+    closed = 0
+    while True:
+        reply = _call(parsed, "GET", f"/task/get/{project}", headers, None)
+        if not reply["ok"]:
+            return closed
+        body = b'{"task_id": %d, "result": 0, "verification": 0}' % reply["content"]["task"]["id"]
+        closed += _call(parsed, "POST", "/task/release", headers, body)["content"]["updated"]
+
+
+def _call(parsed, method: str, path: str, headers: dict, body: bytes | None) -> dict:
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def drain_sql(dsn: str, worker_id: int, project: int, start_at: float) -> int:
+    """The statements the server issues per get and release, straight to PostgreSQL (the web
+    process also runs Django's connection health check; secret hashes are cached)."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    cur = conn.cursor()
+    time.sleep(max(0.0, start_at - time.time()))
+    closed = 0
+    while True:
+        cur.execute(CONTEXT_SQL, {"project": project, "worker": worker_id})
+        cur.fetchone()
+        cur.execute(ASSIGN_SQL, {"worker": worker_id, "now": int(time.time()), "project": project})
+        row = cur.fetchone()
+        if row is None:
+            return closed
+        cur.execute(CLOSE_SINGLE_SQL, {"task": row[0], "worker": worker_id})
+        closed += cur.fetchone()[0]

@@ -1,0 +1,1 @@
+"""Release coordination latency benchmark: `python -m bench.releases` (see __main__.py)."""

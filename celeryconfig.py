@@ -1,0 +1,104 @@
+"""Celery settings and the whole beat schedule, in one place.
+
+Intervals are environment settings (seconds); README.md documents each one.
+"""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+from kombu import Queue
+
+from orchestrator import config
+from orchestrator.config import env_float, env_int, env_str
+
+broker_url = config.broker_url()
+result_backend = config.result_backend_url()
+broker_connection_retry_on_startup = True
+# A redelivered message must be harmless (every step is a compare-and-set), so acknowledge late
+# and let a lost worker's message go back to the queue.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+broker_transport_options = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
+result_expires = env_int("CELERY_RESULT_EXPIRES", 86400)
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+worker_send_task_events = True
+task_send_sent_event = True
+worker_hijack_root_logger = False
+
+# Three queues: `default` for bookkeeping, `outbound` for HTTP calls to other services (slow,
+# bounded by their timeouts), `executions` for running jobs and task definitions.
+task_default_queue = "default"
+task_queues = (Queue("default"), Queue("outbound"), Queue("executions"))
+ALL_QUEUES = ",".join(q.name for q in task_queues)
+
+# CELERY_EXTRA_IMPORTS: comma-separated task modules to load beside Regatta's own (plugins, tests).
+imports = ("orchestrator.tasks", *filter(None, env_str("CELERY_EXTRA_IMPORTS").split(",")))
+
+beat_schedule_filename = str(config.data_dir() / "celerybeat-schedule")
+
+beat_schedule: dict[str, dict] = {
+    "common.prune_selfchecks": {
+        "task": "common.prune_selfchecks",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}
+
+# Kept here so every interval is visible in one file even before a family registers its sweeps.
+RELEASES_HEALTH_CHECK_INTERVAL = env_float("RELEASES_HEALTH_CHECK_INTERVAL", 30.0)
+
+# --- tracker family (docs/tracker.md) --------------------------------------------------------
+TRACKER_RECLAIM_INTERVAL = env_float("TRACKER_RECLAIM_INTERVAL", 60.0)
+TRACKER_MONITORING_INTERVAL = env_float("TRACKER_MONITORING_INTERVAL", 120.0)
+beat_schedule.update(
+    {
+        "tracker.reclaim_timed_out_tasks": {
+            "task": "tracker.reclaim_timed_out_tasks",
+            "schedule": TRACKER_RECLAIM_INTERVAL,
+        },
+        "tracker.monitoring_snapshot": {
+            "task": "tracker.monitoring_snapshot",
+            "schedule": TRACKER_MONITORING_INTERVAL,
+        },
+    }
+)
+
+# --- releases family (docs/releases.md lists every setting) -----------------------------------
+# Sweeps take their knobs as kwargs, so the beat process's environment decides them.
+from domain.releases import conf as _releases  # noqa: E402
+
+beat_schedule.update(
+    {
+        "releases.health_checks": {
+            "task": "releases.health_checks",
+            "schedule": _releases.HEALTH_CHECK_INTERVAL,
+        },
+        "releases.poll_tasks": {
+            "task": "releases.poll_tasks",
+            "schedule": _releases.TASK_POLL_INTERVAL,
+            "kwargs": {"interval": _releases.TASK_POLL_INTERVAL},
+        },
+        "releases.sweep_timeouts": {
+            "task": "releases.sweep_timeouts",
+            "schedule": _releases.TIMEOUT_SWEEP_INTERVAL,
+            "kwargs": {
+                "task_timeout": _releases.TASK_TIMEOUT,
+                "release_timeout": _releases.RELEASE_TIMEOUT,
+            },
+        },
+        "releases.reconcile": {
+            "task": "releases.reconcile",
+            "schedule": _releases.RECONCILE_INTERVAL,
+            "kwargs": {"stale_after": _releases.RECONCILE_AFTER},
+        },
+        "releases.sync_studies": {
+            "task": "releases.sync_studies",
+            "schedule": crontab(minute=0, hour=_releases.STUDY_SYNC_HOUR),
+        },
+    }
+)

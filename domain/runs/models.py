@@ -1,0 +1,3 @@
+"""Models of this aggregate family."""
+
+from __future__ import annotations

@@ -1,0 +1,87 @@
+"""Environment-driven configuration shared by Django settings, Celery and the supervisor.
+
+Nothing here imports Django: celeryconfig.py and deploy/run.py use it before Django is set up.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    return raw in {"1", "true", "yes", "on"}
+
+
+def data_dir() -> Path:
+    """Where the embedded default keeps SQLite, the Redis socket, beat state and the secret key."""
+    path = Path(env_str("REGATTA_DATA_DIR", str(BASE_DIR / "var")))
+    return path if path.is_absolute() else (BASE_DIR / path)
+
+
+def embedded_redis_socket() -> Path:
+    return data_dir() / "redis.sock"
+
+
+def uses_embedded_redis() -> bool:
+    return not (env_str("REDIS_URL") or env_str("CELERY_BROKER_URL"))
+
+
+def redis_url() -> str:
+    """The Redis URL for our own clients (rate limits, locks, health): redis://… or unix://…"""
+    explicit = env_str("REDIS_URL")
+    if explicit:
+        return explicit
+    broker = env_str("CELERY_BROKER_URL")
+    if broker:
+        return to_redis_client_url(broker)
+    return f"unix://{embedded_redis_socket()}"
+
+
+def to_redis_client_url(url: str) -> str:
+    """Celery spells a unix socket `redis+socket://`; redis-py spells it `unix://`."""
+    if url.startswith("redis+socket://"):
+        return "unix://" + url[len("redis+socket://") :]
+    return url
+
+
+def to_celery_url(url: str) -> str:
+    if url.startswith("unix://"):
+        return "redis+socket://" + url[len("unix://") :]
+    return url
+
+
+def broker_url() -> str:
+    return to_celery_url(env_str("CELERY_BROKER_URL") or redis_url())
+
+
+def result_backend_url() -> str:
+    return to_celery_url(env_str("CELERY_RESULT_BACKEND") or redis_url())
+
+
+def database_url() -> str:
+    return env_str("DATABASE_URL") or f"sqlite:///{data_dir() / 'regatta.sqlite3'}"
+
+
+def uses_sqlite() -> bool:
+    return urlparse(database_url()).scheme.startswith("sqlite")

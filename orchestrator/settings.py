@@ -1,0 +1,118 @@
+"""Django settings. Every knob comes from the environment; README.md lists them all."""
+
+from __future__ import annotations
+
+import secrets
+
+import dj_database_url
+
+from orchestrator import config
+from orchestrator.config import env_bool, env_float, env_int, env_str
+
+BASE_DIR = config.BASE_DIR
+DATA_DIR = config.data_dir()
+
+
+def _secret_key() -> str:
+    """A stable key without configuration: generated once into the data directory."""
+    explicit = env_str("DJANGO_SECRET_KEY")
+    if explicit:
+        return explicit
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_str("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "ninja",
+    "domain.common",
+    "domain.releases",
+    "domain.tracker",
+    "domain.jobs",
+    "domain.runs",
+]
+# The test suite's own small models (tests/support/testapp); never set in production.
+if env_bool("REGATTA_TEST_APPS"):
+    INSTALLED_APPS.append("tests.support.testapp")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+ROOT_URLCONF = "orchestrator.urls"
+WSGI_APPLICATION = "orchestrator.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+
+def _database() -> dict:
+    db = dj_database_url.parse(config.database_url(), conn_max_age=60, conn_health_checks=True)
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock upgrading a
+        # read lock; WAL lets readers proceed while one writer holds it.
+        db["CONN_MAX_AGE"] = 0
+        db["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    return db
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+# Serve the bundled Swagger/ReDoc assets straight from the installed packages: no collectstatic
+# step and no external CDN.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+REDIS_URL = config.redis_url()
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Regatta ---------------------------------------------------------------------------------
+# Public base URL used to build hyperlinks in the releases family; empty means "from the request".
+REGATTA_PUBLIC_URL = env_str("REGATTA_PUBLIC_URL")
+# How long /healthz waits for a worker to answer a ping.
+HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
+# Outbound HTTP (task services, dataservice).
+OUTBOUND_TIMEOUT = env_float("OUTBOUND_TIMEOUT", 15.0)
+OUTBOUND_RETRIES = env_int("OUTBOUND_RETRIES", 3)

@@ -1,0 +1,385 @@
+"""/tasks, /task-services, /release-notes, /events, /studies/sync over the Django test client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from domain.common.models import ApiToken
+from domain.releases import services
+from domain.releases.models import Event, ReleaseNote, Study, Task, TaskService
+from tests.api.releases.conftest import Api
+from tests.support.dataservice import DataserviceStandIn
+from tests.support.task_service import TaskServiceStandIn
+
+pytestmark = pytest.mark.django_db
+
+TASK_FIELDS = {
+    "kf_id", "state", "progress", "release", "task_service", "created_at", "service_name"
+}  # fmt: skip
+SERVICE_FIELDS = {
+    "kf_id", "name", "description", "last_ok_status", "author", "health_status", "url",
+    "created_at", "enabled",
+}  # fmt: skip
+
+
+@pytest.fixture
+def status_ok():
+    svc = TaskServiceStandIn(mode="manual", name="test")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def release(studies):
+    return services.release_create(name="R", studies=["SD_00000001"])
+
+
+@pytest.fixture
+def service(db):
+    svc, issued = services.task_service_create(name="S", url="http://ts.example", author="jon")
+    svc.inbound = issued.plaintext
+    return svc
+
+
+@pytest.fixture
+def running_task(release, service):
+    """A task in `running`, as after initialize and start."""
+    services.release_prepare(release.kf_id)
+    task = Task.objects.get(release=release)
+    services.task_initialized(task.kf_id)
+    services.release_start(release.kf_id)
+    services.task_action_acknowledged(task.kf_id, "start")
+    return task
+
+
+# --- task services -------------------------------------------------------------------------------
+
+
+def test_register_checks_the_status_endpoint_and_returns_an_inbound_token(dev, status_ok, anon):
+    body = {"name": "ETL", "description": "d", "author": "jon", "url": status_ok.url}
+    resp = dev.post("/task-services", {**body, "outbound_token": "s3cret"})
+    assert resp.status_code == 201, resp.content
+    data = resp.json()
+    assert set(data) == SERVICE_FIELDS | {"inbound_token"}
+    assert data["kf_id"].startswith("TS_") and data["health_status"] == "ok"
+    assert data["author"] == "jon" and data["enabled"] is True
+    token = ApiToken.objects.get(subject=f"task-service:{data['kf_id']}")
+    assert token.role == "service"
+    assert "Authorization" not in status_ok.calls[0].headers
+    assert TaskService.objects.get(pk=data["kf_id"]).outbound_token == "s3cret"
+    listed = anon.get("/task-services").json()["results"][0]
+    assert set(listed) == SERVICE_FIELDS
+    assert "s3cret" not in json.dumps(anon.get(f"/task-services/{data['kf_id']}").json())
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        ("scheme", "Enter a valid URL."),
+        ("refused", "could not reach"),
+        ("500", "did not return the expected /status response"),
+        ("noname", "did not return the expected /status response"),
+    ],
+)
+def test_registration_url_check_failures(dev, status_ok, failure, message):
+    url = status_ok.url
+    if failure == "scheme":
+        url = "ftp://example.org"
+    elif failure == "refused":
+        status_ok.stop()
+    elif failure == "500":
+        status_ok.fail["status"] = "500"
+    else:
+        status_ok.name = "x"  # a body without the word the check wants
+
+        def no_name(handler):
+            status_ok._reply(handler, 200, {"ok": True})
+
+        status_ok._status = no_name
+    resp = dev.post("/task-services", {"name": "S", "author": "a", "url": url})
+    assert resp.status_code == 400
+    assert message in resp.json()["url"][0]
+    assert not TaskService.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": "S", "url": "http://x"},
+        {"name": "S", "author": "a"},
+        {"name": "x" * 101, "author": "a", "url": "http://x"},
+        {"name": "S", "author": "a", "url": "http://x", "enabled": "sometimes"},
+        {"name": "S", "author": "a", "url": "http://x" + "x" * 200},
+    ],
+)
+def test_bad_service_bodies_get_400(dev, body):
+    resp = dev.post("/task-services", body)
+    assert resp.status_code == 400
+    assert not TaskService.objects.exists()
+
+
+def test_service_updates_filters_and_delete(dev, user, anon, service, status_ok):
+    kf_id = service.kf_id
+    assert dev.patch(f"/task-services/{kf_id}", {"enabled": False}).json()["enabled"] is False
+    assert [s["kf_id"] for s in anon.get("/task-services", enabled="False").json()["results"]] == [
+        kf_id
+    ]
+    assert anon.get("/task-services", enabled="True").json()["count"] == 0
+    assert anon.get("/task-services", enabled="maybe").status_code == 400
+    resp = dev.patch(f"/task-services/{kf_id}", {"url": "gopher://x"})
+    assert resp.status_code == 400 and resp.json() == {"url": ["Enter a valid URL."]}
+    assert dev.patch(f"/task-services/{kf_id}", {"url": status_ok.url}).status_code == 200
+    assert dev.patch(f"/task-services/{kf_id}", {"name": None}).status_code == 400
+    assert dev.patch(f"/task-services/{kf_id}", {"enabled": "x"}).status_code == 400
+    resp = user.patch(f"/task-services/{kf_id}", {"name": "x"})
+    assert resp.status_code == 403 and resp.json() == {"detail": "Must be a developer"}
+    assert anon.delete(f"/task-services/{kf_id}").status_code == 403
+    assert dev.delete(f"/task-services/{kf_id}").status_code == 204
+    assert not TaskService.objects.exists()
+    assert ApiToken.objects.get(subject=f"task-service:{kf_id}").revoked_at is not None
+    assert dev.delete(f"/task-services/{kf_id}").status_code == 404
+
+
+def test_health_checks_trigger_needs_admin_or_service(anon, dev, service):
+    assert anon.post("/task-services/health_checks").status_code == 403
+    assert dev.post("/task-services/health_checks").status_code == 403
+
+
+def test_a_service_token_may_fire_the_status_check_triggers(running_task, service):
+    resp = Api(service.inbound).post("/tasks/status_checks")
+    assert resp.status_code == 200
+    assert resp.json()["message"] == "1 task to check"
+    assert Api(service.inbound).post("/releases/status_checks").status_code == 200
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+def test_task_fields_filters_and_links(anon, running_task, release, service):
+    body = anon.get(f"/tasks/{running_task.kf_id}").json()
+    assert set(body) == TASK_FIELDS
+    assert body["release"] == f"http://testserver/releases/{release.kf_id}"
+    assert body["task_service"] == f"http://testserver/task-services/{service.kf_id}"
+    assert body["service_name"] == "S"
+    page = anon.get("/tasks", release=release.kf_id, task_service=service.kf_id).json()
+    assert [t["kf_id"] for t in page["results"]] == [running_task.kf_id]
+    assert anon.get("/tasks", state="staged").json()["count"] == 0
+    resp = anon.get("/tasks", release="RE_00000000")
+    assert resp.status_code == 400 and "release" in resp.json()
+    resp = anon.get("/tasks", task_service="nope")
+    assert resp.status_code == 400 and "task_service" in resp.json()
+    assert anon.delete(f"/tasks/{running_task.kf_id}").status_code == 405
+
+
+def test_service_token_patches_only_its_own_tasks(running_task, service, release):
+    own = Api(service.inbound)
+    resp = own.patch(f"/tasks/{running_task.kf_id}", {"progress": "50%"})
+    assert resp.status_code == 200 and resp.json()["progress"] == 50
+    _, other = services.task_service_create(name="O", url="http://o.example", author="x")
+    resp = Api(other.plaintext).patch(f"/tasks/{running_task.kf_id}", {"state": "staged"})
+    assert resp.status_code == 403
+    assert Task.objects.get(pk=running_task.kf_id).state == "running"
+    # A service token is no admin: it may not create tasks or touch releases.
+    assert (
+        own.post("/tasks", {"release": release.kf_id, "task_service": service.kf_id}).status_code
+        == 403
+    )
+
+
+def test_task_state_changes_follow_the_state_machine(admin, running_task, release):
+    path = f"/tasks/{running_task.kf_id}"
+    resp = admin.patch(path, {"state": "published"})
+    assert resp.status_code == 400
+    assert resp.json() == {"detail": "task may not change from running to published"}
+    count = Event.objects.count()
+    assert admin.patch(path, {"state": "running"}).status_code == 200  # repeat: a no-op
+    assert Event.objects.count() == count
+    assert admin.patch(path, {"state": "staged", "progress": 100}).status_code == 200
+    assert Event.objects.filter(
+        message=f"task {running_task.kf_id} changed from running to staged"
+    ).exists()
+    assert admin.get(f"/releases/{release.kf_id}").json()["state"] == "staged"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"state": "bogus"},
+        {"state": None},
+        {"state": 5},
+        {"progress": "abc"},
+        {"progress": 150},
+        {"progress": -1},
+        {"progress": [1]},
+        {"state": "initialized"},
+        {"state": "pending"},
+        {"state": "staged", "progress": "lots"},
+    ],
+)
+def test_bad_task_patches_get_400_and_change_nothing(admin, running_task, body):
+    before = Event.objects.count()
+    resp = admin.patch(f"/tasks/{running_task.kf_id}", body)
+    assert resp.status_code == 400, resp.content
+    task = Task.objects.get(pk=running_task.kf_id)
+    assert (task.state, task.progress) == ("running", 0)
+    assert Event.objects.count() == before
+
+
+def test_task_writes_need_admin(anon, user, running_task, release, service):
+    assert anon.patch(f"/tasks/{running_task.kf_id}", {"progress": 5}).status_code == 403
+    resp = user.patch(f"/tasks/{running_task.kf_id}", {"progress": 5})
+    assert resp.status_code == 403 and resp.json() == {"detail": "Must be an admin"}
+    assert (
+        user.post("/tasks", {"release": release.kf_id, "task_service": service.kf_id}).status_code
+        == 403
+    )
+    assert anon.post("/tasks/status_checks").status_code == 403
+
+
+def test_create_task_accepts_urls_or_ids_and_rejects_bad_refs(admin, release, service):
+    body = {
+        "release": f"http://testserver/releases/{release.kf_id}",
+        "task_service": service.kf_id,
+        "state": "pending",
+    }
+    resp = admin.post("/tasks", body)
+    assert resp.status_code == 201 and resp.json()["state"] == "initialized"
+    for bad in (
+        {"release": "http://x/releases/nope", "task_service": service.kf_id},
+        {"release": "RE_00000000", "task_service": service.kf_id},
+        {"release": release.kf_id},
+        {"release": release.kf_id, "task_service": service.kf_id, "state": "weird"},
+        {"release": release.kf_id, "task_service": service.kf_id, "progress": "x"},
+    ):
+        assert admin.post("/tasks", bad).status_code == 400, bad
+    assert Task.objects.count() == 1
+
+
+# --- release notes -------------------------------------------------------------------------------
+
+
+def test_notes_crud_and_validation(admin, user, anon, release):
+    body = {
+        "description": "cats",
+        "author": "daniel",
+        "release": release.kf_id,
+        "study": "SD_00000001",
+    }
+    resp = admin.post("/release-notes", body)
+    assert resp.status_code == 201
+    note = resp.json()
+    assert note["kf_id"].startswith("RN_")
+    assert note["study"] == "http://testserver/studies/SD_00000001"
+    assert anon.get(f"/releases/{release.kf_id}").json()["notes"] == [
+        f"http://testserver/release-notes/{note['kf_id']}"
+    ]
+    assert anon.get("/release-notes", study="SD_00000001").json()["count"] == 1
+    assert anon.get("/release-notes", author="nobody").json()["count"] == 0
+    assert anon.get("/release-notes", release="RE_00000000").status_code == 400
+    resp = admin.patch(f"/release-notes/{note['kf_id']}", {"description": "dogs"})
+    assert resp.json()["description"] == "dogs"
+    for bad in (
+        {"description": "x"},
+        {"release": "RE_00000000"},
+        {"release": release.kf_id, "study": "SD_00000002"},
+        {"release": release.kf_id, "study": "SD_NOPE0000"},
+        {"release": release.kf_id, "description": "x" * 5001},
+        {"release": 7},
+    ):
+        assert admin.post("/release-notes", bad).status_code == 400, bad
+    assert admin.patch(f"/release-notes/{note['kf_id']}", {"release": None}).status_code == 400
+    assert (
+        admin.patch(f"/release-notes/{note['kf_id']}", {"study": "SD_00000002"}).status_code == 400
+    )
+    assert user.post("/release-notes", body).status_code == 403
+    assert user.delete(f"/release-notes/{note['kf_id']}").status_code == 403
+    assert admin.delete(f"/release-notes/{note['kf_id']}").status_code == 204
+    assert not ReleaseNote.objects.exists()
+
+
+# --- events --------------------------------------------------------------------------------------
+
+
+def test_events_crud_filters_and_validation(admin, user, anon, running_task, release):
+    body = {
+        "event_type": "error",
+        "message": f"task {running_task.kf_id} changed from pending to failed",
+        "task": running_task.kf_id,
+    }
+    resp = admin.post("/events", body)
+    assert resp.status_code == 201
+    event = resp.json()
+    assert event["kf_id"].startswith("EV_")
+    assert event["release"] == f"http://testserver/releases/{release.kf_id}"
+    assert event["task"] == f"http://testserver/tasks/{running_task.kf_id}"
+    assert (
+        anon.get("/events", task=running_task.kf_id).json()["results"][0]["kf_id"] == event["kf_id"]
+    )
+    assert anon.get("/events", study="SD_00000001").json()["count"] >= 1
+    assert anon.get("/events", study="SD_00000002").json()["count"] == 0
+    for bad in (
+        {"event_type": "fatal", "message": "x"},
+        {"message": "x" * 1001},
+        {"release": "RE_00000000"},
+        {"task": "nope"},
+    ):
+        assert admin.post("/events", bad).status_code == 400, bad
+    assert admin.patch(f"/events/{event['kf_id']}", {"event_type": "fatal"}).status_code == 400
+    assert admin.patch(f"/events/{event['kf_id']}", {"message": "m"}).json()["message"] == "m"
+    assert anon.post("/events", {"message": "x"}).status_code == 403
+    assert user.delete(f"/events/{event['kf_id']}").status_code == 403
+    assert admin.delete(f"/events/{event['kf_id']}").status_code == 204
+    assert admin.get(f"/events/{event['kf_id']}").status_code == 404
+
+
+# --- studies -------------------------------------------------------------------------------------
+
+
+def test_sync_reads_every_page_and_flags_missing_studies(admin, monkeypatch, db):
+    Study.objects.create(kf_id="SD_GONE0000", name="gone")
+    Study.objects.create(kf_id="SD_00000000", name="old name")
+    rows = [{"kf_id": f"SD_{i:08d}", "name": f"S{i}", "visible": i % 2 == 0} for i in range(250)]
+    ds = DataserviceStandIn(rows, page_size=100)
+    monkeypatch.setenv("DATASERVICE_URL", ds.url)
+    try:
+        resp = admin.post("/studies/sync")
+    finally:
+        ds.stop()
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "status": "ok",
+        "message": "Synchronized with dataservice",
+        "new": 249,
+        "deleted": 1,
+    }
+    assert len(ds.requests) == 3
+    assert Study.objects.filter(deleted=False).count() == 250
+    assert Study.objects.get(kf_id="SD_00000000").name == "S0"
+    assert Study.objects.get(kf_id="SD_GONE0000").deleted is True
+    assert Study.objects.get(kf_id="SD_00000001").visible is False
+
+
+def test_sync_reports_a_dataservice_error(admin, user, monkeypatch, db):
+    ds = DataserviceStandIn([], status=503)
+    monkeypatch.setenv("DATASERVICE_URL", ds.url)
+    try:
+        resp = admin.post("/studies/sync")
+    finally:
+        ds.stop()
+    assert resp.status_code == 503
+    assert resp.json()["status"] == "error"
+    assert user.post("/studies/sync").status_code == 403
+
+
+def test_import_studies_command(tmp_path, db):
+    path = tmp_path / "studies.json"
+    path.write_text(json.dumps([{"kf_id": "SD_ABCDEFGH", "name": "A", "visible": False}]))
+    call_command("import_studies", str(path))
+    assert Study.objects.get(pk="SD_ABCDEFGH").visible is False
+    path.write_text(json.dumps([{"kf_id": "bad"}]))
+    with pytest.raises(CommandError):
+        call_command("import_studies", str(path))

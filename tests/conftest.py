@@ -1,0 +1,87 @@
+"""Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis, real workers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection
+
+from tests.support.processes import child_env, database_url_for, start_worker
+
+
+def pytest_sessionstart(session) -> None:
+    # A missing service is a failure, never a skip: fail the whole run with the reason.
+    try:
+        redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis at {os.environ['REDIS_URL']} is unreachable: {exc}", returncode=3)
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> redis.Redis:
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.flushdb()
+    return client
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("proc-logs")
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup, django_db_blocker) -> str:
+    with django_db_blocker.unblock():
+        return database_url_for(connection.settings_dict)
+
+
+@pytest.fixture(scope="session")
+def subprocess_env(test_database_url) -> dict[str, str]:
+    """Environment for child processes: the test database and the test Redis db."""
+    return child_env(test_database_url)
+
+
+@pytest.fixture(scope="session")
+def live_worker(subprocess_env, log_dir, redis_client):
+    """Two real Celery worker processes consuming every queue, shared by the session."""
+    proc = start_worker(subprocess_env, log_dir, concurrency=2, name="session")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def admin_token(db) -> str:
+    from domain.common.tokens import token_create
+
+    return token_create(role="admin", name="Alice the admin").plaintext
+
+
+@pytest.fixture
+def dev_token(db) -> str:
+    from domain.common.tokens import token_create
+
+    return token_create(role="dev", name="Bob the developer").plaintext
+
+
+@pytest.fixture
+def user_token(db) -> str:
+    from domain.common.tokens import token_create
+
+    return token_create(role="user", name="Charlie", study_groups=["SD_00000001"]).plaintext
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # A skipped test hides a missing service or a forgotten case: count it as a failure.
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped tests are failures in this suite: {report.longrepr}"

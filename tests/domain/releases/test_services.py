@@ -1,0 +1,116 @@
+"""Domain services against PostgreSQL: transitions, events, cancel, and racing reports from
+separate processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.common.errors import IllegalTransition
+from domain.common.models import TransitionLog
+from domain.releases import services
+from domain.releases.models import Event, Release, Study, Task
+from tests.support.processes import run_concurrently
+
+STUDY = "SD_00000001"
+
+
+def _running_release(n_services: int = 2) -> tuple[str, list[str]]:
+    Study.objects.get_or_create(kf_id=STUDY)
+    for i in range(n_services):
+        services.task_service_create(name=f"s{i}", url=f"http://s{i}.example", author="a")
+    release = services.release_create(name="R", studies=[STUDY])
+    ids = services.release_prepare(release.kf_id)
+    for tid in ids:
+        services.task_initialized(tid)
+    services.release_start(release.kf_id)
+    for tid in ids:
+        services.task_action_acknowledged(tid, "start")
+    return release.kf_id, ids
+
+
+def report(task_id: str, state: str) -> str:
+    """Runs in a child process (run_concurrently)."""
+    return services.task_report(task_id, state=state).state
+
+
+@pytest.mark.django_db
+def test_no_services_goes_straight_to_staged_with_three_events():
+    Study.objects.create(kf_id=STUDY)
+    release = services.release_create(name="R", studies=[STUDY])
+    assert services.release_prepare(release.kf_id) == []
+    assert Release.objects.get(pk=release.kf_id).state == "staged"
+    assert Event.objects.filter(release_id=release.kf_id).count() == 3
+
+
+@pytest.mark.django_db
+def test_disabled_services_are_ignored():
+    Study.objects.create(kf_id=STUDY)
+    services.task_service_create(name="off", url="http://off", author="a", enabled=False)
+    release = services.release_create(name="R", studies=[STUDY])
+    assert services.release_prepare(release.kf_id) == []
+    assert Release.objects.get(pk=release.kf_id).state == "staged"
+
+
+@pytest.mark.django_db
+def test_start_waits_for_every_task_to_be_initialized():
+    Study.objects.create(kf_id=STUDY)
+    services.task_service_create(name="a", url="http://a", author="a")
+    services.task_service_create(name="b", url="http://b", author="a")
+    release = services.release_create(name="R", studies=[STUDY])
+    first, second = services.release_prepare(release.kf_id)
+    services.task_initialized(first)
+    assert services.release_start(release.kf_id) == []
+    services.task_initialized(second)
+    assert sorted(services.release_start(release.kf_id)) == sorted([first, second])
+    assert services.release_start(release.kf_id) == []  # a redelivered callback is a no-op
+    assert set(Task.objects.values_list("pending_action", flat=True)) == {"start"}
+
+
+@pytest.mark.django_db
+def test_illegal_report_raises_and_poll_ignores_it():
+    _, (tid, _) = _running_release()
+    with pytest.raises(IllegalTransition):
+        services.task_report(tid, state="published")
+    assert services.task_report(tid, state="published", strict=False).state == "running"
+
+
+@pytest.mark.django_db
+def test_failure_fails_the_release_and_the_cancel_step_cancels_the_rest():
+    kf_id, (a, b) = _running_release()
+    services.task_report(a, state="failed")
+    assert Release.objects.get(pk=kf_id).state == "canceling"
+    assert services.tasks_to_cancel(kf_id) == [b]
+    services.release_cancel_finish(kf_id)
+    assert Release.objects.get(pk=kf_id).state == "failed"
+    assert dict(Task.objects.values_list("kf_id", "state")) == {a: "failed", b: "canceled"}
+    # A late report of a finished task is refused, not applied.
+    with pytest.raises(IllegalTransition):
+        services.task_report(b, state="staged")
+
+
+@pytest.mark.django_db
+def test_a_failure_during_a_user_cancel_still_ends_failed():
+    kf_id, (a, _) = _running_release()
+    services.release_cancel(kf_id)
+    services.task_fail(a, "request to start task failed: boom")
+    services.release_cancel_finish(kf_id)
+    assert Release.objects.get(pk=kf_id).state == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_last_reports_from_separate_processes_stage_once(subprocess_env, monkeypatch):
+    # Committed rows here would otherwise reach a session worker and call made-up hosts.
+    monkeypatch.setattr(services, "_after_commit", lambda *args: None)
+    releases = [_running_release() for _ in range(3)]
+    calls = [{"task_id": tid, "state": "staged"} for _, ids in releases for tid in ids]
+    results = run_concurrently("tests.domain.releases.test_services:report", calls, subprocess_env)
+    assert results == ["staged"] * len(calls)
+    for kf_id, _ in releases:
+        assert Release.objects.get(pk=kf_id).state == "staged"
+        assert TransitionLog.objects.filter(aggregate_id=kf_id, target="staged").count() == 1
+        assert (
+            Event.objects.filter(
+                release_id=kf_id, message__startswith="release", message__endswith="to staged"
+            ).count()
+            == 1
+        )

@@ -1,0 +1,20 @@
+"""Loaded with `-p` before Django settings: point the suite at real PostgreSQL and Redis.
+
+DATABASE_URL / REDIS_URL win when set. Redis defaults to db 13 so a suite run never touches the
+queues of a service running on db 0 of the same server (Celery prefixes broadcasts by db too).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/regatta")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("REGATTA_TEST_APPS", "1")
+os.environ.setdefault("CELERY_EXTRA_IMPORTS", "tests.support.testapp.tasks")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
+# Outbound calls to stand-in services time out fast and retry quickly in tests (releases family;
+# production defaults are 15 s and 1 s, see docs/releases.md).
+os.environ.setdefault("OUTBOUND_TIMEOUT", "1")
+os.environ.setdefault("RELEASES_RETRY_BACKOFF", "0.1")
+os.environ.setdefault("RELEASES_TASK_POLL_INTERVAL", "0.5")

@@ -1,0 +1,216 @@
+"""Real processes for tests: Celery workers, the production web server, concurrent callers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def wait_until(
+    check: Callable[[], object],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    message: str = "condition",
+) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url_for(settings_dict: dict) -> str:
+    """The DATABASE_URL of the database Django is using now (the test database under pytest)."""
+    base = urlparse(os.environ["DATABASE_URL"])
+    return urlunparse(base._replace(path="/" + settings_dict["NAME"]))
+
+
+def child_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+    info: dict = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        try:  # children the leader left behind
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def control_app(env: dict[str, str]):
+    """A Celery client bound to the broker in `env` (which may differ from this process's)."""
+    from celery import Celery
+
+    from orchestrator.config import to_celery_url
+
+    return Celery("regatta-test-control", broker=to_celery_url(env["REDIS_URL"]))
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Proc:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    out = open(log_path, "wb")  # noqa: SIM115 (the child owns it for its lifetime)
+    popen = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return Proc(name=name, popen=popen, log_path=log_path)
+
+
+def start_worker(
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    queues: str = "default,outbound,executions",
+    concurrency: int = 2,
+    name: str | None = None,
+    pool: str = "prefork",
+) -> Proc:
+    """A real `celery worker` process; returns once it answers a ping on its own broker."""
+    app = control_app(env)
+    node = f"{name or 'test'}-{uuid.uuid4().hex[:6]}@%h"
+    argv = [
+        str(BIN / "celery"),
+        "-A",
+        "orchestrator",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "-n",
+        node,
+        "-P",
+        pool,
+        "--loglevel",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    proc = _spawn(node.split("@")[0], argv, env, log_dir)
+    hostname = node.replace("%h", socket.gethostname())
+    proc.info["hostname"] = hostname
+
+    def answered() -> bool:
+        if not proc.alive():
+            raise AssertionError(f"worker exited early:\n{proc.log()[-3000:]}")
+        return bool(app.control.ping(destination=[hostname], timeout=0.5))
+
+    wait_until(answered, timeout=60, interval=0.2, message=f"worker {hostname} to answer a ping")
+    return proc
+
+
+def start_web(
+    env: dict[str, str], log_dir: Path, *, workers: int = 2, port: int | None = None
+) -> Proc:
+    """The production web server (gunicorn) on loopback; returns once it answers HTTP."""
+    port = port or free_port()
+    argv = [
+        str(BIN / "gunicorn"),
+        "orchestrator.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+    ]
+    proc = _spawn(f"web-{port}", argv, env, log_dir)
+    proc.info["url"] = f"http://127.0.0.1:{port}"
+
+    def answered() -> bool:
+        if not proc.alive():
+            raise AssertionError(f"web server exited early:\n{proc.log()[-3000:]}")
+        try:
+            requests.get(proc.info["url"] + "/_/", timeout=1)
+            return True
+        except requests.RequestException:
+            return False
+
+    wait_until(answered, timeout=60, interval=0.2, message="web server to answer")
+    return proc
+
+
+def run_concurrently(
+    target: str, calls: list[dict], env: dict[str, str], timeout: float = 120.0
+) -> list:
+    """Run `module:function(**kwargs)` once per kwargs in `calls`, each in its own Python process,
+    released together at one instant. Returns each call's JSON result (or raises on failure)."""
+    start_at = time.time() + 1.5 + 0.05 * len(calls)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.support.call", target, json.dumps(kw), str(start_at)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for kw in calls
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            raise AssertionError(f"{target} failed in a child process:\n{err.decode()[-3000:]}")
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return results
+
+
+@contextmanager
+def processes(*procs: Proc):
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            p.stop()

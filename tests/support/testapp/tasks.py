@@ -1,0 +1,21 @@
+"""Tasks only the test suite's workers load (see the live_worker fixture)."""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+
+from orchestrator.taskkit import TransientError, regatta_task
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@regatta_task("testapp.flaky", max_retries=3, retry_backoff=1, retry_backoff_max=1)
+def flaky(self, key: str, failures: int) -> int:
+    """Fails with a transient error `failures` times, then returns the attempt number."""
+    attempt = _redis().incr(key)
+    if attempt <= failures:
+        raise TransientError(f"attempt {attempt} failed")
+    return attempt
