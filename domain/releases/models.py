@@ -133,6 +133,8 @@ class Task(models.Model):
     # An action (`start`/`publish`) the task already moved for but the service has not yet
     # acknowledged; the reconciler re-sends it if its message was lost.
     pending_action = models.CharField(max_length=20, blank=True, default="")
+    # When the service last pushed a report (PATCH). A poll answer sent before it is stale.
+    reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

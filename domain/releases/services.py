@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -359,19 +359,37 @@ def normalize_state(value: Any) -> str | None:
     return state
 
 
+def _is_stale(task: Task, asked_at: datetime | None) -> bool:
+    """A poll answer is stale when the service pushed a report after the poll was sent."""
+    return asked_at is not None and task.reported_at is not None and task.reported_at > asked_at
+
+
 def task_report(
-    task_id: str, *, state: Any = None, progress: Any = None, strict: bool = True
+    task_id: str,
+    *,
+    state: Any = None,
+    progress: Any = None,
+    strict: bool = True,
+    asked_at: datetime | None = None,
 ) -> Task:
     """A task service reports `state` and/or `progress` (PATCH /tasks/{id}, or a poll answer).
 
     A legal move is applied with its event; repeating the current state changes nothing; an
-    illegal move raises IllegalTransition (strict, PATCH → 400) or is ignored (poll).
+    illegal move raises IllegalTransition (strict, PATCH → 400) or is ignored (poll). A poll
+    answer carries `asked_at`, when the poll was sent: its progress is dropped when a push
+    arrived since, so a slow poll never rolls back a fresher pushed progress.
     """
     target = normalize_state(state)
     number = parse_progress(progress)
-    task = Task.objects.filter(pk=task_id).only("release_id", "state", "progress").first()
+    task = (
+        Task.objects.filter(pk=task_id)
+        .only("release_id", "state", "progress", "reported_at")
+        .first()
+    )
     if task is None:
         raise NotFound("Not found.")
+    if _is_stale(task, asked_at):
+        number = None
     if (target is None or target == task.state) and (number is None or number == task.progress):
         # Nothing to change (most polls): no locks, no writes.
         return task
@@ -383,8 +401,13 @@ def task_report(
             if strict:
                 raise IllegalTransition("task", task.state, target)
             target = None
+        if _is_stale(task, asked_at):
+            number = None
+        changes: dict[str, Any] = {"reported_at": timezone.now()} if asked_at is None else {}
         if number is not None and number != task.progress:
-            Task.objects.filter(pk=task_id).update(progress=number)
+            changes["progress"] = number
+        if changes:
+            Task.objects.filter(pk=task_id).update(**changes)
         if target is not None and target != task.state:
             updates = {"pending_action": ""}
             move_task(task_id, target, updates=updates)

@@ -11,10 +11,12 @@ import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from domain.releases import conf, selectors, services
 from domain.releases.errors import FieldErrors
@@ -221,17 +223,19 @@ def _check(task_id: str, call) -> str:
     def fail(err: str) -> None:
         services.task_fail(task_id, f"request to get status of task failed: {err}")
 
+    asked_at = timezone.now()
     body = call(ctx, fail)
     if body is MISSING:
         return "failed"
     state = _reported_state(body)
     if state not in (T.STAGED, T.PUBLISHED, T.FAILED, T.CANCELED):
         state = None
+    report = partial(services.task_report, task_id, state=state, strict=False, asked_at=asked_at)
     try:
-        services.task_report(task_id, state=state, progress=body.get("progress"), strict=False)
+        report(progress=body.get("progress"))
     except FieldErrors:
         # A garbled progress value must not lose a state change.
-        services.task_report(task_id, state=state, strict=False)
+        report()
     return state or "unchanged"
 
 

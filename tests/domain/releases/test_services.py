@@ -4,6 +4,7 @@ separate processes."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from domain.common.errors import IllegalTransition
 from domain.common.models import TransitionLog
@@ -114,3 +115,30 @@ def test_racing_last_reports_from_separate_processes_stage_once(subprocess_env, 
             ).count()
             == 1
         )
+
+
+@pytest.mark.django_db
+def test_a_poll_answer_sent_before_a_push_does_not_roll_its_progress_back():
+    _, (task_id, _) = _running_release()
+    asked_at = timezone.now()
+    services.task_report(task_id, progress="50%")
+    services.task_report(task_id, progress=0, strict=False, asked_at=asked_at)
+    assert Task.objects.get(pk=task_id).progress == 50
+
+
+@pytest.mark.django_db
+def test_a_poll_answer_sent_after_the_last_push_updates_progress():
+    _, (task_id, _) = _running_release()
+    services.task_report(task_id, progress=50)
+    services.task_report(task_id, progress=70, strict=False, asked_at=timezone.now())
+    assert Task.objects.get(pk=task_id).progress == 70
+
+
+@pytest.mark.django_db
+def test_a_stale_poll_still_applies_its_state():
+    _, (task_id,) = _running_release(n_services=1)
+    asked_at = timezone.now()
+    services.task_report(task_id, progress=40)
+    services.task_report(task_id, state="staged", progress=10, strict=False, asked_at=asked_at)
+    task = Task.objects.get(pk=task_id)
+    assert (task.state, task.progress) == ("staged", 40)
