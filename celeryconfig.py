@@ -49,9 +49,6 @@ beat_schedule: dict[str, dict] = {
     },
 }
 
-# Kept here so every interval is visible in one file even before a family registers its sweeps.
-RELEASES_HEALTH_CHECK_INTERVAL = env_float("RELEASES_HEALTH_CHECK_INTERVAL", 30.0)
-
 # --- tracker family (docs/tracker.md) --------------------------------------------------------
 TRACKER_RECLAIM_INTERVAL = env_float("TRACKER_RECLAIM_INTERVAL", 60.0)
 TRACKER_MONITORING_INTERVAL = env_float("TRACKER_MONITORING_INTERVAL", 120.0)

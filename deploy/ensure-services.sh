@@ -53,8 +53,11 @@ ensure_postgres() {
   as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   wait_for "$host" "$port" PostgreSQL
   # A fresh install authenticates TCP clients by password: give the superuser the one the default
-  # DATABASE_URL carries (trust-auth machines ignore it).
-  as_root su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" || true
+  # DATABASE_URL carries (trust-auth machines ignore it). A DATABASE_URL of your own keeps its
+  # server's passwords untouched.
+  if [ -z "${DATABASE_URL:-}" ]; then
+    as_root su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" || true
+  fi
 }
 
 ensure_redis() {

@@ -40,6 +40,15 @@ class Supervisor:
         self.children.append((name, proc))
         return proc
 
+    def exit_if_a_child_died(self) -> bool:
+        """Stop everything (via SystemExit) as soon as any child has exited."""
+        for name, proc in self.children:
+            if proc.poll() is not None:
+                sys.exit(f"{name} exited with {proc.returncode}; stopping")
+        if self.redis is not None and self.redis.poll() is not None:
+            sys.exit("embedded Redis exited (see its log in the data directory); stopping")
+        return False
+
     def stop_all(self) -> None:
         procs = [p for _, p in reversed(self.children)]
         for proc in procs:
@@ -124,6 +133,11 @@ def _wait_for(check, seconds: float, message: str) -> None:
             return
         time.sleep(0.2)
     sys.exit(message)
+
+
+def _reachable_host(host: str) -> str:
+    # A wildcard bind is reached on loopback; its literal address is not an allowed Host.
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def _healthy(url: str) -> bool:
@@ -250,17 +264,15 @@ def main() -> int:
             ],
             env,
         )
-        health = f"http://{host}:{port}/healthz"
-        _wait_for(lambda: _healthy(health), 120, "Regatta did not become healthy within 120 s")
-        _print_banner(host, port, flower_port, data)
+        health = f"http://{_reachable_host(host)}:{port}/healthz"
+        _wait_for(
+            lambda: sup.exit_if_a_child_died() or _healthy(health),
+            120,
+            "Regatta did not become healthy within 120 s",
+        )
+        _print_banner(_reachable_host(host), port, flower_port, data)
         while True:
-            for name, proc in sup.children:
-                if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; stopping", file=sys.stderr)
-                    return 1
-            if sup.redis is not None and sup.redis.poll() is not None:
-                print("embedded Redis exited; stopping", file=sys.stderr)
-                return 1
+            sup.exit_if_a_child_died()
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nstopping Regatta…", flush=True)

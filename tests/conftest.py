@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
+import psycopg2
 import pytest
 import redis
 from django.db import connection
@@ -18,6 +20,11 @@ def pytest_sessionstart(session) -> None:
         redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         pytest.exit(f"Redis at {os.environ['REDIS_URL']} is unreachable: {exc}", returncode=3)
+    server = urlparse(os.environ["DATABASE_URL"])._replace(path="/postgres")
+    try:
+        psycopg2.connect(urlunparse(server), connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        pytest.exit(f"PostgreSQL at {server.hostname}:{server.port} is unreachable: {exc}", 3)
 
 
 @pytest.fixture(scope="session")

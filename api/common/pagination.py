@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from ninja import Schema
 from pydantic import create_model
 
+from api.common.links import absolute_url
 from domain.common.errors import InvalidInput
 
 DEFAULT_LIMIT = 10
@@ -52,7 +53,7 @@ def _link(request: HttpRequest, limit: int, offset: int) -> str:
         params["offset"] = str(offset)
     else:
         params.pop("offset", None)
-    return request.build_absolute_uri(request.path) + "?" + urlencode(params, doseq=True)
+    return absolute_url(request, request.path) + "?" + urlencode(params, doseq=True)
 
 
 def paginate(

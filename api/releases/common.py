@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer
 
+from api.common.links import base_url
 from domain.common.errors import DomainError, Forbidden
 from domain.common.ids import is_kf_id
 from domain.common.models import ApiToken, Role
@@ -75,10 +75,6 @@ def require_study_groups(token: ApiToken, study_ids: Iterable[str]) -> None:
 
 
 # --- hyperlinks ----------------------------------------------------------------------------------
-
-
-def base_url(request: HttpRequest) -> str:
-    return (settings.REGATTA_PUBLIC_URL or request.build_absolute_uri("/")).rstrip("/")
 
 
 def link(request: HttpRequest, collection: str, kf_id: str | None) -> str | None:

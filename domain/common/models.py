@@ -31,6 +31,16 @@ class ApiToken(models.Model):
         return f"{self.token_prefix}… ({self.role}{', ' + self.name if self.name else ''})"
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """History is written once: bulk rewrites and deletes are refused, not just `save()`."""
+
+    def update(self, **kwargs):
+        raise ValueError("TransitionLog rows are append-only")
+
+    def delete(self):
+        raise ValueError("TransitionLog rows are append-only")
+
+
 class TransitionLog(models.Model):
     """Every state change of every aggregate, appended in the transaction that made it."""
 
@@ -41,6 +51,8 @@ class TransitionLog(models.Model):
     target = models.CharField(max_length=40)
     detail = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["aggregate", "aggregate_id", "at"])]

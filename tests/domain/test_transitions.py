@@ -88,3 +88,17 @@ def test_eight_processes_racing_apply_the_transition_exactly_once(subprocess_env
     widget.refresh_from_db()
     assert widget.state == "running" and widget.touches == 1
     assert TransitionLog.objects.filter(aggregate_id=str(widget.pk)).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_log_refuses_rewrites_and_deletes():
+    widget = Widget.objects.create()
+    transition(Widget, pk=widget.pk, target="running", allowed_from={"new"})
+    log = TransitionLog.objects.get()
+    with pytest.raises(ValueError):
+        log.save()
+    with pytest.raises(ValueError):
+        TransitionLog.objects.filter(pk=log.pk).update(target="done")
+    with pytest.raises(ValueError):
+        TransitionLog.objects.all().delete()
+    assert TransitionLog.objects.get().target == "running"
