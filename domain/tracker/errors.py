@@ -19,3 +19,10 @@ class RateLimited(DomainError):
     def __init__(self, delay: float) -> None:
         super().__init__("Too many requests")
         self.delay = delay
+
+
+class SubmitUnauthorized(TrackerError):
+    """The worker has no approved submit role on the project."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "unauthorized task submit")

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection, transaction
 
 from domain.tracker import ratelimit
-from domain.tracker.errors import TrackerError
+from domain.tracker.errors import SubmitUnauthorized, TrackerError
 from domain.tracker.models import FAILED, NEW, TR_FAIL, TR_OK, TR_SKIP, Project, WorkerAccess
 from domain.tracker.siphash import unique_string_hash
 
@@ -195,7 +195,7 @@ def task_bulk_submit(*, worker_id: int, reqs: list[SubmitRequest]) -> BulkResult
     ratelimit.reserve(project_id, "submit", submit_rate, len(reqs))
     if not can_submit(worker_id=worker_id, project_id=project_id):
         ratelimit.refund(project_id, "submit", submit_rate, len(reqs))
-        raise TrackerError(400, "unauthorized task submit")
+        raise SubmitUnauthorized()
     inserted = _copy_tasks(project_id, reqs)
     if inserted == 0:
         ratelimit.refund(project_id, "submit", submit_rate, len(reqs))

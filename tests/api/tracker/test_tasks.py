@@ -343,9 +343,21 @@ def test_bulk_task_submit_empty_or_malformed(setup, body):
     assert (reply.status_code, reply.json()["message"]) == (400, "Could not parse request")
 
 
-def test_bulk_submit_without_permission_inserts_nothing(tt, admin):
-    project = make_project(admin, "locked")
-    worker = make_worker(tt)
-    reply = worker.post("/task/bulk_submit", {"requests": [bulk_item(project, "a")]})
-    assert reply.json() == {"ok": False, "message": "unauthorized task submit"}
+def test_bulk_submit_without_permission_reports_nothing_inserted(tt, admin):
+    # Charlie has no access to the private project and a pending request on the public one:
+    # a bulk submit says what happened (200, ok false, zero counts) instead of failing.
+    locked = make_project(admin, "locked")
+    public = make_project(admin, "open", public=True)
+    charlie = make_worker(tt, "charlie")
+    charlie.post("/project/request_access", {"assign": True, "submit": True, "project": public})
+    for project in (locked, public):
+        reply = charlie.post("/task/bulk_submit", {"requests": [bulk_item(project, "a")]})
+        assert (reply.status_code, reply.json()) == (
+            200,
+            {
+                "ok": False,
+                "message": "unauthorized task submit",
+                "content": {"inserted": 0, "duplicates": 0},
+            },
+        )
     assert not Task.objects.exists()
