@@ -1,26 +1,50 @@
-"""/git/receivehook: a push to master, signed with the project's webhook secret."""
+"""/git/receivehook: a push to master, signed with the project's webhook secret.
+
+GitHub and Gogs read only the status, and the original answers its errors without the JSON
+envelope: a bare 400, or 403 with the plain text "Signature does not match".
+"""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from api.tracker.wire import parse_json, read_body, route
+from api.tracker.wire import ANY, STR, decode_object, parse_json, read_body, route
 from domain.tracker.errors import TrackerError
-from domain.tracker.git import SIGNATURE_HEADERS, receive_push
+from domain.tracker.git import SIGNATURE_HEADERS, SIGNATURE_MISMATCH, receive_push
 
 router = Router(tags=["git"])
+
+PUSH_SPEC = {"ref": STR, "after": STR, "repository": ANY}
+REPOSITORY_SPEC = {"full_name": STR}
+
+
+def _hook_error(status: int) -> HttpResponse:
+    text = SIGNATURE_MISMATCH.encode() if status == 403 else b""
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
 
 
 @route(router, "/git/receivehook", ("POST",))
 def receivehook(request: HttpRequest) -> HttpResponse:
-    body = read_body(request)
+    try:
+        body = read_body(request)
+        # Go-style decoding refuses wrong types and NUL and replaces lone surrogates, so what
+        # reaches the database query is a clean string whether or not the request is signed.
+        push = decode_object(parse_json(body), PUSH_SPEC)
+        repository = decode_object(push["repository"], REPOSITORY_SPEC)
+    except TrackerError:
+        return _hook_error(400)
     found = [(request.META[h], digest) for h, digest in SIGNATURE_HEADERS if request.META.get(h)]
-    if not found:
-        raise TrackerError(403, "Signature does not match")
-    signature, digest = found[0]
-    payload = parse_json(body)
-    if not isinstance(payload, dict):
-        raise TrackerError(400, "Invalid request")
-    receive_push(body=body, payload=payload, signature_header=signature, digest=digest)
+    signature, digest = found[0] if found else ("", SIGNATURE_HEADERS[0][1])
+    try:
+        receive_push(
+            body=body,
+            ref=push["ref"],
+            full_name=repository["full_name"],
+            after=push["after"],
+            signature=signature,
+            digest=digest,
+        )
+    except TrackerError as exc:
+        return _hook_error(exc.status_code)
     return HttpResponse(b"", status=200)

@@ -91,10 +91,70 @@ def test_webhook_sha256_gogs_header(tt, admin):
 
 def test_webhook_refuses_bad_signatures_and_other_repos(tt, admin):
     pid = make_project(admin, "hooked", git_repo="a/b")
-    assert push(tt, "wrong", "a/b").status_code == 403
+    reply = push(tt, "wrong", "a/b")
+    # The original's own answer: plain text, not the JSON envelope.
+    assert (reply.status_code, reply.content) == (403, b"Signature does not match")
     secret = Project.objects.get(pk=pid).webhook_secret
-    assert push(tt, secret, "c/d").status_code != 200
-    assert push(tt, secret, "a/b", ref="refs/heads/dev").status_code != 200
+    other_repo = push(tt, secret, "c/d")
+    assert (other_repo.status_code, other_repo.content) == (400, b"")
+    assert push(tt, secret, "a/b", ref="refs/heads/dev").status_code == 400
     unsigned = requests.post(tt.base + "/git/receivehook", data=b"{}", timeout=5)
-    assert unsigned.status_code != 200
+    assert (unsigned.status_code, unsigned.content) == (400, b"")
     assert Project.objects.get(pk=pid).version == "1.0"
+
+
+def signed_post(tt, secret: str, payload: dict | bytes, signed: bool = True):
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = {}
+    if signed:
+        headers["X-Hub-Signature"] = "sha1=" + hmac.new(secret.encode(), body, "sha1").hexdigest()
+    return requests.post(tt.base + "/git/receivehook", data=body, headers=headers, timeout=5)
+
+
+MASTER = "refs/heads/master"
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"ref": MASTER, "after": "v2", "repository": {"full_name": "a/b\u0000"}},
+        {"ref": MASTER, "after": "v2", "repository": {"full_name": "a/b\ud800"}},
+        {"ref": MASTER, "after": "v\u00002", "repository": {"full_name": "a/b"}},
+        {"ref": MASTER + "\u0000", "after": "v2", "repository": {"full_name": "a/b"}},
+        {"ref": MASTER, "after": 2, "repository": {"full_name": "a/b"}},
+        {"ref": MASTER, "after": "v2", "repository": {"full_name": ["a/b"]}},
+        {"ref": MASTER, "after": "v2", "repository": "a/b"},
+        b'{"ref": "refs/heads/master", "after": "v2", "repository": {"full_name": "a/b"',
+        b"[]",
+    ],
+    ids=[
+        "NUL in full_name",
+        "lone surrogate in full_name",
+        "NUL in after",
+        "NUL in ref",
+        "after not a string",
+        "full_name not a string",
+        "repository not an object",
+        "truncated JSON",
+        "not an object",
+    ],
+)
+def test_webhook_garbage_is_the_originals_bare_400(tt, admin, payload, signed):
+    # Correctly signed or not, a payload that cannot be decoded (or names no project once
+    # cleaned) is refused before the database sees it: never a 500.
+    pid = make_project(admin, "hooked", git_repo="a/b")
+    secret = Project.objects.get(pk=pid).webhook_secret
+    # json.dumps writes NUL and the lone surrogate as the escapes \u0000 and \ud800.
+    reply = signed_post(tt, secret, payload, signed=signed)
+    assert (reply.status_code, reply.content) == (400, b"")
+    assert Project.objects.get(pk=pid).version == "1.0"
+
+
+def test_webhook_lone_surrogate_in_after_is_replaced_as_go_does(tt, admin):
+    pid = make_project(admin, "hooked", git_repo="a/b")
+    secret = Project.objects.get(pk=pid).webhook_secret
+    body = b'{"ref": "refs/heads/master", "after": "v\\ud8002", "repository": {"full_name": "a/b"}}'
+    reply = signed_post(tt, secret, body)
+    assert (reply.status_code, reply.content) == (200, b"")
+    assert Project.objects.get(pk=pid).version == "v\ufffd2"
