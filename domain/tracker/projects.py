@@ -195,13 +195,18 @@ def project_webhook_secret(*, project_id: int) -> str:
 
 
 def project_assignees(*, project_id: int) -> list[dict]:
+    # One row per worker (two workers may share an alias such as "default_alias"), plus one
+    # for the unassigned tasks; ties in the count are ordered by worker id to keep it stable.
     rows = (
         Task.objects.filter(project_id=project_id)
-        .values("assignee__alias")
+        .values("assignee_id", "assignee__alias")
         .annotate(task_count=Count("id"))
-        .order_by("task_count")[:16]
+        .order_by("task_count", "assignee_id")[:16]
     )
     return [
-        {"assignee": r["assignee__alias"] or "unassigned", "task_count": r["task_count"]}
+        {
+            "assignee": "unassigned" if r["assignee_id"] is None else r["assignee__alias"],
+            "task_count": r["task_count"],
+        }
         for r in rows
     ]

@@ -201,6 +201,23 @@ def test_assignees(setup):
     ]
 
 
+def test_assignees_are_grouped_by_worker_not_alias(tt, setup):
+    # Two workers created without an alias both get "default_alias": still two rows.
+    first, second = make_worker(tt, ""), make_worker(tt, "")
+    for worker in (first, second):
+        grant(setup.admin, worker, setup.project)
+    for i in range(4):
+        submit(setup.worker, setup.project, recipe=str(i))
+    for worker in (first, second, second):
+        assert worker.get(f"/task/get/{setup.project}").json()["ok"] is True
+    assignees = tt.get(f"/project/assignees/{setup.project}").json()["content"]["assignees"]
+    assert assignees == [
+        {"assignee": "default_alias", "task_count": 1},
+        {"assignee": "unassigned", "task_count": 1},
+        {"assignee": "default_alias", "task_count": 2},
+    ]
+
+
 def test_maintenance_endpoints(tt, setup):
     for i in range(3):
         submit(setup.worker, setup.project, recipe=str(i), max_retries=0)
