@@ -41,7 +41,13 @@ class ProjectFields:
     paused: bool = False
 
     def valid(self) -> bool:
-        return bool(self.name) and self.priority >= 0 and not (self.public and self.hidden)
+        return (
+            bool(self.name)
+            and self.priority >= 0
+            and not (self.public and self.hidden)
+            and ratelimit.is_valid_rate(self.assign_rate)
+            and ratelimit.is_valid_rate(self.submit_rate)
+        )
 
     def columns(self) -> dict:
         values = dict(self.__dict__)
@@ -75,8 +81,14 @@ def project_list(*, manager: Manager | None) -> list[dict]:
     return [project_for_task(pid) for pid in ids]
 
 
+INVALID_PROJECT = "Invalid project"
+
+
 def project_create(*, manager: Manager | None, fields: ProjectFields) -> int:
-    if manager is None or not fields.valid():
+    # The original judges the fields before it looks at who asks.
+    if not fields.valid():
+        raise TrackerError(400, INVALID_PROJECT)
+    if manager is None:
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
     if fields.public and not manager.tracker_admin:
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
@@ -97,7 +109,7 @@ def project_create(*, manager: Manager | None, fields: ProjectFields) -> int:
 
 def project_update(*, manager: Manager | None, project_id: int, fields: ProjectFields) -> None:
     if not fields.valid() or fields.chain == project_id:
-        raise TrackerError(400, "Invalid request")
+        raise TrackerError(400, INVALID_PROJECT)
     if not Project.objects.filter(pk=project_id).exists():
         raise TrackerError(404, "Project not found")
     require_role(manager, project_id, ROLE_EDIT)

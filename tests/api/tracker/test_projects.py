@@ -31,11 +31,35 @@ def test_create_get_project(tt, admin):
     assert got == {"ok": True, "content": {"project": {**BASE, "id": pid, "paused": False}}}
 
 
-def test_create_project_invalid(admin):
+INVALID_PROJECT = {"ok": False, "message": "Invalid project"}
+# Positive rates too slow for the Redis bucket (1e-300 overflowed its TTL into a 500).
+TINY_RATES = [1e-300, 5e-324, 9.99e-7]
+
+
+def test_create_project_invalid(tt, admin):
     for bad in ({**BASE, "name": ""}, {**BASE, "priority": -1}, {**BASE, "hidden": True}):
         reply = admin.post("/project/create", bad)
-        assert reply.status_code == 400
-        assert reply.json()["ok"] is False
+        assert (reply.status_code, reply.json()) == (400, INVALID_PROJECT)
+    # The original judges the fields before the session.
+    reply = tt.post("/project/create", {**BASE, "name": ""})
+    assert (reply.status_code, reply.json()) == (400, INVALID_PROJECT)
+
+
+@pytest.mark.parametrize("rate", TINY_RATES)
+@pytest.mark.parametrize("field", ["assign_rate", "submit_rate"])
+def test_create_refuses_a_rate_too_slow_to_limit(admin, field, rate):
+    reply = admin.post("/project/create", {**BASE, field: rate})
+    assert (reply.status_code, reply.json()) == (400, INVALID_PROJECT)
+
+
+@pytest.mark.parametrize("field", ["assign_rate", "submit_rate"])
+def test_update_refuses_a_rate_too_slow_to_limit(admin, field):
+    pid = make_project(admin, "slow")
+    for rate in TINY_RATES:
+        reply = admin.post(f"/project/update/{pid}", {**BASE, field: rate})
+        assert (reply.status_code, reply.json()) == (400, INVALID_PROJECT)
+    # The slowest rate a project may have: one event per million seconds.
+    assert admin.post(f"/project/update/{pid}", {**BASE, field: 1e-6}).json() == {"ok": True}
 
 
 def test_create_duplicate_project_name(admin):
@@ -65,11 +89,11 @@ def test_update_project_invalid_and_constraint_fail(admin):
     pid = make_project(admin, "one")
     make_project(admin, "two")
     reply = admin.post(f"/project/update/{pid}", {**BASE, "priority": -1})
-    assert reply.status_code == 400
+    assert (reply.status_code, reply.json()) == (400, INVALID_PROJECT)
     reply = admin.post(f"/project/update/{pid}", {**BASE, "name": "two"})
     assert reply.json()["ok"] is False
     reply = admin.post(f"/project/update/{pid}", {**BASE, "chain": pid})
-    assert reply.status_code == 400
+    assert (reply.status_code, reply.json()) == (400, INVALID_PROJECT)
 
 
 def test_update_needs_edit(admin, user):
