@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from django.db import connection
 
-from domain.tracker.models import ClosedTally, Project, Worker
-
 FOLD_SQL = """
 WITH moved AS (
     DELETE FROM tracker_closedtally RETURNING project_id, worker_id
@@ -32,11 +30,30 @@ def counters_fold() -> int:
         return cur.fetchone()[0]
 
 
+# The counter and the pending tallies are read by one statement, so both come from one snapshot:
+# a fold committing between two separate reads would count its tallies twice or not at all.
+PROJECT_CLOSED_SQL = """
+SELECT p.closed_task_count
+       + (SELECT count(*) FROM tracker_closedtally c WHERE c.project_id = p.id)
+FROM tracker_project p WHERE p.id = %s
+"""
+WORKER_CLOSED_SQL = """
+SELECT w.closed_task_count
+       + (SELECT count(*) FROM tracker_closedtally c WHERE c.worker_id = w.id)
+FROM tracker_worker w WHERE w.id = %s
+"""
+
+
+def _closed_count(sql: str, key: int) -> int:
+    with connection.cursor() as cur:
+        cur.execute(sql, [key])
+        row = cur.fetchone()
+    return row[0] if row else 0
+
+
 def project_closed_count(project_id: int) -> int:
-    base = Project.objects.filter(pk=project_id).values_list("closed_task_count", flat=True)
-    return (base.first() or 0) + ClosedTally.objects.filter(project_id=project_id).count()
+    return _closed_count(PROJECT_CLOSED_SQL, project_id)
 
 
 def worker_closed_count(worker_id: int) -> int:
-    base = Worker.objects.filter(pk=worker_id).values_list("closed_task_count", flat=True)
-    return (base.first() or 0) + ClosedTally.objects.filter(worker_id=worker_id).count()
+    return _closed_count(WORKER_CLOSED_SQL, worker_id)
