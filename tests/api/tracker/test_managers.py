@@ -81,6 +81,18 @@ def test_registration_can_be_closed(tt, monkeypatch, admin):
     from domain.tracker import conf
 
     monkeypatch.setattr(conf, "REGISTRATION_OPEN", False)
-    reply = tt.post("/register", {"username": "carol", "password": "correct horse"})
-    assert reply.status_code == 403
-    assert make_manager  # the helper still works once registration reopens
+    carol = Tracker(tt.base)
+    reply = carol.post("/register", {"username": "carol", "password": "correct horse"})
+    assert (reply.status_code, reply.json()) == (
+        403,
+        {"ok": False, "message": "Registration is closed"},
+    )
+    assert carol.get("/account").json() == {"ok": False, "content": {"logged_in": False}}
+    login = carol.post("/login", {"username": "carol", "password": "correct horse"})
+    assert login.status_code == 403
+
+    monkeypatch.setattr(conf, "REGISTRATION_OPEN", True)
+    carol = make_manager(tt, "carol")
+    account = carol.get("/account").json()["content"]
+    assert (account["logged_in"], account["manager"]["username"]) == (True, "carol")
+    assert account["manager"]["tracker_admin"] is False
