@@ -16,6 +16,9 @@ from domain.common.errors import InvalidInput
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
+# PostgreSQL's LIMIT/OFFSET are 64-bit: a larger value is a database error (a 500), not an
+# empty page, so it is refused as bad input.
+MAX_WINDOW_VALUE = 2**63 - 1 - MAX_LIMIT
 
 _page_schemas: dict[type[Schema], type[Schema]] = {}
 
@@ -43,6 +46,8 @@ def parse_window(limit: Any, offset: Any) -> tuple[int, int]:
         raise InvalidInput("limit and offset must be integers") from exc
     if lim < 1 or off < 0:
         raise InvalidInput("limit must be positive and offset not negative")
+    if lim > MAX_WINDOW_VALUE or off > MAX_WINDOW_VALUE:
+        raise InvalidInput("limit and offset must be below 2**63")
     return min(lim, MAX_LIMIT), off
 
 

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 
 from api.common.families import Family, build_family_api, field_messages
 from api.common.tokens import token_router
+from api.releases.common import null_characters
 from domain.releases.errors import FieldErrors
 
 FAMILY = Family(
@@ -27,6 +32,22 @@ def _field_errors(request: HttpRequest, exc: FieldErrors) -> HttpResponse:
 
 
 api.add_exception_handler(FieldErrors, _field_errors)
+
+
+def _refuse_null_characters(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every operation of the family, before parsing or auth: NUL in the input is a 400."""
+
+    @wraps(run)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        problem = null_characters(request)
+        if problem is not None:
+            return api.on_exception(request, problem)
+        return run(request, *args, **kwargs)
+
+    return checked
+
+
+api.add_decorator(_refuse_null_characters, mode="view")
 
 
 def _mount() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer
 
 from api.common.links import base_url
-from domain.common.errors import DomainError, Forbidden
+from domain.common.errors import DomainError, Forbidden, InvalidInput
 from domain.common.ids import is_kf_id
 from domain.common.models import ApiToken, Role
 from domain.common.tokens import token_authenticate
@@ -72,6 +73,58 @@ def require_study_groups(token: ApiToken, study_ids: Iterable[str]) -> None:
     ids = set(study_ids)
     if not ids or not ids <= groups:
         raise Forbidden("Not allowed")
+
+
+# --- null characters -----------------------------------------------------------------------------
+
+NUL_MESSAGE = "Null characters are not allowed."
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _nul_fields(items: Iterable[tuple[str, Any]]) -> FieldErrors | None:
+    bad = [k for k, v in items if _has_nul(k) or _has_nul(v)]
+    if not bad:
+        return None
+    return FieldErrors({k.replace("\x00", "") or "non_field_errors": [NUL_MESSAGE] for k in bad})
+
+
+def _body_nul(request: HttpRequest) -> DomainError | None:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    try:
+        raw = request.body
+    except Exception:  # noqa: BLE001 (too big or unreadable: the operation answers that itself)
+        return None
+    if b"\x00" in raw:
+        return InvalidInput(NUL_MESSAGE)
+    # JSON can carry a NUL only as the escape \u0000: skip the second parse when it is absent.
+    if b"\\u0000" not in raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None  # malformed JSON: the operation's parser answers 400
+    if isinstance(data, dict):
+        return _nul_fields(data.items())
+    return InvalidInput(NUL_MESSAGE) if _has_nul(data) else None
+
+
+def null_characters(request: HttpRequest) -> DomainError | None:
+    """A NUL anywhere in the path, the query or a JSON body, refused as DRF's CharField does.
+    PostgreSQL can neither store nor compare a string holding NUL, so without this one check
+    every filter, path id and text field of the family would answer 500."""
+    if "\x00" in request.path:
+        return InvalidInput(NUL_MESSAGE)
+    return _nul_fields(request.GET.lists()) or _body_nul(request)
 
 
 # --- hyperlinks ----------------------------------------------------------------------------------

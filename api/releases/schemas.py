@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 Tag = Annotated[str, Field(max_length=50)]
 StudyId = Annotated[str, Field(max_length=11)]
+# An int or a string such as "50%" (#115); the domain parses it. Strict, because pydantic would
+# otherwise turn `true` into 1 before the domain could refuse it.
+Progress = StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=20)]
 
 
 class ReleaseIn(Schema):
@@ -67,13 +70,12 @@ class TaskIn(Schema):
     release: str = Field(..., max_length=500)
     task_service: str = Field(..., max_length=500)
     state: str | None = Field(None, max_length=20)
-    progress: int | str | None = None
+    progress: Progress | None = None
 
 
 class TaskPatch(Schema):
-    # progress may be an int or a string such as "50%" (#115); the domain parses it.
     state: str | None = Field(None, max_length=20)
-    progress: int | str | None = Field(None)
+    progress: Progress | None = Field(None)
 
 
 class TaskServiceIn(Schema):
