@@ -52,6 +52,8 @@ def list_releases(request: HttpRequest, state: str | None = None):
 def create_release(request: HttpRequest, payload: ReleaseIn):
     """Start a release: a task per enabled service, initialized then started on Celery.
     Admins may release any study; others only studies in their groups. `version` is ignored."""
+    # A bad study list is a 400 for everyone; only a valid one is checked against the groups.
+    services.resolve_studies(payload.studies)
     require_study_groups(request.auth, payload.studies)
     release = services.release_create(
         name=payload.name,
@@ -101,11 +103,13 @@ def put_release(request: HttpRequest, kf_id: str, payload: ReleaseIn):
     return _update(request, kf_id, payload.model_dump())
 
 
-@router.delete("/releases/{kf_id}", response=ReleaseOut, auth=admin_auth)
+@router.delete("/releases/{kf_id}", response={200: ReleaseOut, 404: dict}, auth=admin_auth)
 def cancel_release(request: HttpRequest, kf_id: str):
     """Cancel (never delete): the release moves to canceling and ends canceled once every task
-    was told. A release that cannot be canceled is returned unchanged."""
-    _get(kf_id)
+    was told. A release that cannot be canceled is returned unchanged. An unknown id is 404
+    with an empty body, as in the original (spec §2); other methods answer `Not found.`."""
+    if not Release.objects.filter(pk=kf_id).exists():
+        return Status(404, {})
     services.release_cancel(kf_id)
     return release_body(request, _get(kf_id))
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from domain.common.errors import IllegalTransition, NotFound
 from domain.common.tokens import IssuedToken, token_create
@@ -75,7 +76,9 @@ def next_version() -> str:
     return "0.0.0" if latest is None else versions.next_patch(latest)
 
 
-def _resolve_studies(study_ids: Iterable[str] | None) -> list[Study]:
+def resolve_studies(study_ids: Iterable[str] | None) -> list[Study]:
+    """The release's studies, or FieldErrors naming the missing ones (a 400, checked before the
+    caller's group permission so a bad body is reported as such, not as a 403)."""
     ids = list(dict.fromkeys(study_ids or []))
     if not ids:
         raise field_error("studies", "Must have at least one study")
@@ -97,7 +100,7 @@ def release_create(
     tags: list[str] | None = None,
     is_major: bool = False,
 ) -> Release:
-    study_rows = _resolve_studies(studies)
+    study_rows = resolve_studies(studies)
     with transaction.atomic():
         release = Release.objects.create(
             name=name,
@@ -114,7 +117,7 @@ def release_create(
 
 def release_update(release_id: str, **fields: Any) -> Release:
     studies = fields.pop("studies", None)
-    study_rows = _resolve_studies(studies) if studies is not None else None
+    study_rows = resolve_studies(studies) if studies is not None else None
     with transaction.atomic():
         release = _lock_release(release_id)
         for name, value in fields.items():
@@ -359,6 +362,27 @@ def normalize_state(value: Any) -> str | None:
     return state
 
 
+# What a task service may report: its answer to initialize (`pending` is `initialized`) and the
+# outcomes of its work. Every other move (running, publishing) belongs to the coordinator, which
+# makes it for the release as a whole; a service making it would strand the release.
+SERVICE_REPORTS = frozenset(
+    {T.INITIALIZED, T.STAGED, T.PUBLISHED, T.FAILED, T.CANCELED, T.REJECTED}
+)
+# A task reported down takes its release down: failed and rejected fail it, canceled cancels it.
+_DOWN_FAILS = {T.FAILED: True, T.REJECTED: True, T.CANCELED: False}
+
+
+def _reportable(current: str, target: str | None, *, strict: bool) -> str | None:
+    """The target to apply, None for nothing to move; IllegalTransition (strict) names from/to."""
+    if target is None or target == current:
+        return None
+    if target in SERVICE_REPORTS and current in TASK_MOVES[target]:
+        return target
+    if strict:
+        raise IllegalTransition("task", current, target)
+    return None
+
+
 def _is_stale(task: Task, asked_at: datetime | None) -> bool:
     """A poll answer is stale when the service pushed a report after the poll was sent."""
     return asked_at is not None and task.reported_at is not None and task.reported_at > asked_at
@@ -374,8 +398,9 @@ def task_report(
 ) -> Task:
     """A task service reports `state` and/or `progress` (PATCH /tasks/{id}, or a poll answer).
 
-    A legal move is applied with its event; repeating the current state changes nothing; an
-    illegal move raises IllegalTransition (strict, PATCH → 400) or is ignored (poll). A poll
+    Only SERVICE_REPORTS targets are accepted, and only as legal moves of the task state machine;
+    the move is applied with its event; repeating the current state changes nothing; anything
+    else raises IllegalTransition (strict, PATCH → 400) or is ignored (poll). A poll
     answer carries `asked_at`, when the poll was sent: its progress is dropped when a push
     arrived since, so a slow poll never rolls back a fresher pushed progress.
     """
@@ -390,17 +415,15 @@ def task_report(
         raise NotFound("Not found.")
     if _is_stale(task, asked_at):
         number = None
-    if (target is None or target == task.state) and (number is None or number == task.progress):
+    # Refuse an illegal report before taking any lock.
+    early = _reportable(task.state, target, strict=strict)
+    if early is None and (number is None or number == task.progress):
         # Nothing to change (most polls): no locks, no writes.
         return task
     with transaction.atomic():
         release = _lock_release(task.release_id)
         task = Task.objects.select_for_update().get(pk=task_id)
-        illegal = target is not None and task.state not in TASK_MOVES[target]
-        if illegal and target != task.state:
-            if strict:
-                raise IllegalTransition("task", task.state, target)
-            target = None
+        target = _reportable(task.state, target, strict=strict)
         if _is_stale(task, asked_at):
             number = None
         changes: dict[str, Any] = {"reported_at": timezone.now()} if asked_at is None else {}
@@ -408,11 +431,10 @@ def task_report(
             changes["progress"] = number
         if changes:
             Task.objects.filter(pk=task_id).update(**changes)
-        if target is not None and target != task.state:
-            updates = {"pending_action": ""}
-            move_task(task_id, target, updates=updates)
-            if target in (T.FAILED, T.CANCELED):
-                _begin_cancel(release, fail=target == T.FAILED)
+        if target is not None:
+            move_task(task_id, target, updates={"pending_action": ""})
+            if target in _DOWN_FAILS:
+                _begin_cancel(release, fail=_DOWN_FAILS[target])
             else:
                 _release_follow_up(release.pk)
     return Task.objects.get(pk=task_id)
@@ -425,7 +447,10 @@ def task_action_acknowledged(task_id: str, action: str) -> None:
 def task_create(
     *, release_id: str, task_service_id: str, state: str | None = None, progress: Any = 0
 ) -> Task:
-    target = normalize_state(state) or T.WAITING
+    """POST /tasks (admin). The task starts `waiting`; a given `state` is then reported through
+    the state machine like a service's report, with its event (IllegalTransition: nothing is
+    written). The original wrote the state straight into the row, with no event."""
+    target = normalize_state(state)
     number = parse_progress(progress) or 0
     errors: dict[str, list[str]] = {}
     if not Release.objects.filter(pk=release_id).exists():
@@ -434,9 +459,13 @@ def task_create(
         errors["task_service"] = [f'Invalid hyperlink - Object "{task_service_id}" does not exist.']
     if errors:
         raise FieldErrors(errors)
-    return Task.objects.create(
-        release_id=release_id, task_service_id=task_service_id, state=target, progress=number
-    )
+    with transaction.atomic():
+        task = Task.objects.create(
+            release_id=release_id, task_service_id=task_service_id, progress=number
+        )
+        if target is not None:
+            task_report(task.kf_id, state=target)
+    return Task.objects.get(pk=task.kf_id)
 
 
 # --- task services -------------------------------------------------------------------------------
@@ -589,22 +618,69 @@ def delete_row(model: type, pk: str) -> None:
 # --- studies -------------------------------------------------------------------------------------
 
 
-def studies_upsert(rows: Iterable[dict], *, mark_missing_deleted: bool) -> dict[str, int]:
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+STUDY_ID_MAX = Study._meta.get_field("kf_id").max_length
+STUDY_NAME_MAX = Study._meta.get_field("name").max_length
+
+
+def _as_bool(value: Any) -> bool | None:
+    """A dataservice flag: a JSON bool, 0/1, or a word such as "false" (never truthiness, which
+    would make the string "false" true). None when it is none of those."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        return _BOOL_WORDS.get(value.strip().lower())
+    return None
+
+
+def _study_row(row: Any) -> tuple[str, dict[str, Any], datetime | None] | None:
+    """(kf_id, fields to set, created_at) of one upstream row, or None to skip it. Upstream data
+    is not ours to trust: a row whose id cannot be stored is skipped; a field that is unusable
+    is left out (the stored or default value stays) rather than failing the whole sync."""
+    if not isinstance(row, dict):
+        return None
+    kf_id = row.get("kf_id")
+    if not isinstance(kf_id, str) or not 0 < len(kf_id) <= STUDY_ID_MAX or "\x00" in kf_id:
+        return None
+    fields: dict[str, Any] = {}
+    name = row.get("name")
+    if isinstance(name, str):
+        fields["name"] = name.replace("\x00", "")[:STUDY_NAME_MAX]
+    elif name is None:
+        fields["name"] = ""
+    visible = _as_bool(row.get("visible", True))
+    if visible is not None:
+        fields["visible"] = visible
+    created = row.get("created_at")
+    created_at = None
+    if isinstance(created, str) and "\x00" not in created:
+        try:
+            created_at = parse_datetime(created)
+        except (ValueError, OverflowError):
+            created_at = None
+        if created_at is not None and timezone.is_naive(created_at):
+            created_at = timezone.make_aware(created_at, UTC)
+    return kf_id, fields, created_at
+
+
+def studies_upsert(rows: Iterable[Any], *, mark_missing_deleted: bool) -> dict[str, int]:
     """Mirror studies: create unknown ones, update name/visible, flag missing ones deleted."""
     seen: set[str] = set()
     new = 0
     with transaction.atomic():
-        for row in rows:
-            kf_id = str(row["kf_id"])
+        for raw in rows:
+            parsed = _study_row(raw)
+            if parsed is None:
+                logger.warning("study sync skipped a row without a usable kf_id: %.200r", raw)
+                continue
+            kf_id, fields, created_at = parsed
             seen.add(kf_id)
-            defaults = {
-                "name": str(row.get("name") or ""),
-                "visible": bool(row.get("visible", True)),
-            }
             _, created = Study.objects.update_or_create(
                 kf_id=kf_id,
-                defaults=defaults,
-                create_defaults={**defaults, "created_at": row.get("created_at") or timezone.now()},
+                defaults=fields,
+                create_defaults={**fields, "created_at": created_at or timezone.now()},
             )
             new += int(created)
         deleted = 0

@@ -8,6 +8,7 @@ The outbound token is sent as a bearer token and never logged.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -78,10 +79,23 @@ def check_health(*, base_url: str, token: str) -> bool:
     return resp.status_code < 400
 
 
+def _is_web_url(url: Any) -> bool:
+    """http(s) with a host. The original only checked that the text started with `http`, which
+    let `httpx://…` or `http:nothing` through to fail later on every call."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def validate_endpoint(url: str) -> str | None:
     """The registration check (spec §3.1): None when fine, else the message for `url`.
     The check sends no Authorization header, as the original did."""
-    if not isinstance(url, str) or not url.startswith("http"):
+    if not _is_web_url(url):
         return "Enter a valid URL."
     status_url = url.rstrip("/") + "/status"
     try:

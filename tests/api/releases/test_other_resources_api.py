@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from domain.common.models import ApiToken
 from domain.releases import services
-from domain.releases.models import Event, ReleaseNote, Study, Task, TaskService
+from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
 from tests.api.releases.conftest import Api
 from tests.support.dataservice import DataserviceStandIn
 from tests.support.task_service import TaskServiceStandIn
@@ -79,6 +79,9 @@ def test_register_checks_the_status_endpoint_and_returns_an_inbound_token(dev, s
     ("failure", "message"),
     [
         ("scheme", "Enter a valid URL."),
+        ("httpx", "Enter a valid URL."),
+        ("no host", "Enter a valid URL."),
+        ("bad port", "Enter a valid URL."),
         ("refused", "could not reach"),
         ("500", "did not return the expected /status response"),
         ("noname", "did not return the expected /status response"),
@@ -88,6 +91,13 @@ def test_registration_url_check_failures(dev, status_ok, failure, message):
     url = status_ok.url
     if failure == "scheme":
         url = "ftp://example.org"
+    elif failure == "httpx":
+        # Starts with `http`, which was all the original (and the first port) checked.
+        url = status_ok.url.replace("http://", "httpx://")
+    elif failure == "no host":
+        url = "http:///status"
+    elif failure == "bad port":
+        url = "http://127.0.0.1:port"
     elif failure == "refused":
         status_ok.stop()
     elif failure == "500":
@@ -102,7 +112,17 @@ def test_registration_url_check_failures(dev, status_ok, failure, message):
     resp = dev.post("/task-services", {"name": "S", "author": "a", "url": url})
     assert resp.status_code == 400
     assert message in resp.json()["url"][0]
+    if message == "Enter a valid URL.":
+        assert resp.json() == {"url": [message]}
+        assert not status_ok.calls  # refused before any request
     assert not TaskService.objects.exists()
+
+
+def test_an_https_url_with_a_host_passes_the_syntax_check(dev, service):
+    # No service listens there, so the check gets as far as trying to reach it.
+    resp = dev.patch(f"/task-services/{service.kf_id}", {"url": "https://127.0.0.1:1"})
+    assert resp.status_code == 400
+    assert resp.json()["url"][0].startswith("could not reach https://127.0.0.1:1")
 
 
 @pytest.mark.parametrize(
@@ -205,6 +225,86 @@ def test_task_state_changes_follow_the_state_machine(admin, running_task, releas
     assert admin.get(f"/releases/{release.kf_id}").json()["state"] == "staged"
 
 
+@pytest.fixture
+def initializing_task(release, service):
+    """A task whose service has not answered initialize yet: the release is initializing."""
+    services.release_prepare(release.kf_id)
+    return Task.objects.get(release=release)
+
+
+def test_a_service_may_not_start_its_own_task(service, initializing_task, release):
+    services.task_initialized(initializing_task.kf_id)
+    before = Event.objects.count()
+    resp = Api(service.inbound).patch(f"/tasks/{initializing_task.kf_id}", {"state": "running"})
+    assert resp.status_code == 400
+    assert resp.json() == {"detail": "task may not change from initialized to running"}
+    assert Task.objects.get(pk=initializing_task.kf_id).state == "initialized"
+    assert Release.objects.get(pk=release.kf_id).state == "initializing"
+    assert Event.objects.count() == before
+
+
+def test_a_service_may_not_move_its_task_to_publishing(service, studies):
+    other, _ = services.task_service_create(name="T", url="http://t.example", author="jon")
+    kf_id = services.release_create(name="R", studies=["SD_00000001"]).kf_id
+    services.release_prepare(kf_id)
+    ids = list(Task.objects.filter(release_id=kf_id).values_list("kf_id", flat=True))
+    for tid in ids:
+        services.task_initialized(tid)
+    services.release_start(kf_id)
+    staged = Task.objects.get(release_id=kf_id, task_service=service)
+    own = Api(service.inbound)
+    assert own.patch(f"/tasks/{staged.kf_id}", {"state": "staged"}).status_code == 200
+    resp = own.patch(f"/tasks/{staged.kf_id}", {"state": "publishing"})
+    assert resp.status_code == 400
+    assert resp.json() == {"detail": "task may not change from staged to publishing"}
+    assert Task.objects.get(pk=staged.kf_id).state == "staged"
+    assert Release.objects.get(pk=kf_id).state == "running"
+
+
+@pytest.mark.parametrize(
+    ("state", "current"),
+    [("waiting", "running"), ("running", "running"), ("publishing", "publishing")],
+)
+def test_a_repeated_state_is_a_no_op_and_coordinator_states_are_refused(
+    admin, running_task, state, current
+):
+    if current == "publishing":
+        Task.objects.filter(pk=running_task.kf_id).update(state="publishing")
+    before = Event.objects.count()
+    resp = admin.patch(f"/tasks/{running_task.kf_id}", {"state": state})
+    if state == current:
+        assert resp.status_code == 200
+    else:
+        assert resp.status_code == 400
+        assert resp.json() == {"detail": f"task may not change from {current} to {state}"}
+    assert Task.objects.get(pk=running_task.kf_id).state == current
+    assert Event.objects.count() == before
+
+
+def test_a_rejected_report_fails_the_release_through_the_cancel_path(
+    initializing_task, release, service
+):
+    resp = Api(service.inbound).patch(f"/tasks/{initializing_task.kf_id}", {"state": "rejected"})
+    assert resp.status_code == 200 and resp.json()["state"] == "rejected"
+    stored = Release.objects.get(pk=release.kf_id)
+    assert (stored.state, stored.cancel_outcome) == ("canceling", "failed")
+    # The cancel step (a Celery canvas after commit) ends the release; run its last step here.
+    services.release_cancel_finish(release.kf_id)
+    assert Release.objects.get(pk=release.kf_id).state == "failed"
+    rejected = Event.objects.get(
+        message=f"task {initializing_task.kf_id} changed from waiting to rejected"
+    )
+    assert rejected.event_type == "error"
+
+
+def test_pending_from_a_waiting_task_means_initialized(initializing_task, service):
+    resp = Api(service.inbound).patch(f"/tasks/{initializing_task.kf_id}", {"state": "pending"})
+    assert resp.status_code == 200 and resp.json()["state"] == "initialized"
+    assert Event.objects.filter(
+        message=f"task {initializing_task.kf_id} changed from waiting to initialized"
+    ).exists()
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -248,6 +348,11 @@ def test_create_task_accepts_urls_or_ids_and_rejects_bad_refs(admin, release, se
     }
     resp = admin.post("/tasks", body)
     assert resp.status_code == 201 and resp.json()["state"] == "initialized"
+    kf_id = resp.json()["kf_id"]
+    # Created waiting, then moved through the state machine: the move has its event.
+    assert Event.objects.filter(
+        message=f"task {kf_id} changed from waiting to initialized"
+    ).exists()
     for bad in (
         {"release": "http://x/releases/nope", "task_service": service.kf_id},
         {"release": "RE_00000000", "task_service": service.kf_id},
@@ -257,6 +362,26 @@ def test_create_task_accepts_urls_or_ids_and_rejects_bad_refs(admin, release, se
     ):
         assert admin.post("/tasks", bad).status_code == 400, bad
     assert Task.objects.count() == 1
+
+
+@pytest.mark.parametrize("state", ["running", "staged", "publishing", "published"])
+def test_create_task_refuses_a_state_the_machine_cannot_reach_from_waiting(
+    admin, release, service, state
+):
+    body = {"release": release.kf_id, "task_service": service.kf_id, "state": state}
+    resp = admin.post("/tasks", body)
+    assert resp.status_code == 400
+    assert resp.json() == {"detail": f"task may not change from waiting to {state}"}
+    assert not Task.objects.exists()
+    assert not Event.objects.filter(task__isnull=False).exists()
+
+
+def test_create_task_in_failed_fails_its_release(admin, release, service):
+    body = {"release": release.kf_id, "task_service": service.kf_id, "state": "failed"}
+    resp = admin.post("/tasks", body)
+    assert resp.status_code == 201 and resp.json()["state"] == "failed"
+    stored = Release.objects.get(pk=release.kf_id)
+    assert (stored.state, stored.cancel_outcome) == ("canceling", "failed")
 
 
 # --- release notes -------------------------------------------------------------------------------
@@ -383,3 +508,43 @@ def test_import_studies_command(tmp_path, db):
     path.write_text(json.dumps([{"kf_id": "bad"}]))
     with pytest.raises(CommandError):
         call_command("import_studies", str(path))
+
+
+def test_sync_skips_or_coerces_rows_it_cannot_store(admin, monkeypatch, db):
+    Study.objects.create(kf_id="SD_KEPT0000", name="kept", visible=True)
+    rows = [
+        {"kf_id": "SD_TOOLONG0000", "name": "id longer than 11 characters"},
+        {"kf_id": "SD_\u0000BAD000", "name": "NUL in the id"},
+        {"kf_id": 12345678, "name": "an id that is no string"},
+        {"kf_id": "SD_LONGNAME", "name": "n" * 300, "visible": "false"},
+        {"kf_id": "SD_BADDATE0", "name": "a\u0000b", "created_at": "last tuesday"},
+        {"kf_id": "SD_DATED000", "name": "dated", "created_at": "2018-05-01T12:00:00+00:00"},
+        {"kf_id": "SD_KEPT0000", "name": "kept", "visible": "maybe"},
+        {"kf_id": "SD_NUMVIS00", "name": "numbers", "visible": 0},
+    ]
+    ds = DataserviceStandIn(rows)
+    monkeypatch.setenv("DATASERVICE_URL", ds.url)
+    try:
+        resp = admin.post("/studies/sync")
+    finally:
+        ds.stop()
+    assert resp.status_code == 200, resp.content
+    assert resp.json()["new"] == 4 and resp.json()["deleted"] == 0
+    assert sorted(Study.objects.values_list("kf_id", flat=True)) == [
+        "SD_BADDATE0", "SD_DATED000", "SD_KEPT0000", "SD_LONGNAME", "SD_NUMVIS00",
+    ]  # fmt: skip
+    long_name = Study.objects.get(pk="SD_LONGNAME")
+    assert long_name.name == "n" * 256
+    assert long_name.visible is False  # the string "false" is false, not truthy
+    assert Study.objects.get(pk="SD_BADDATE0").name == "ab"
+    assert Study.objects.get(pk="SD_BADDATE0").created_at is not None
+    assert Study.objects.get(pk="SD_DATED000").created_at.isoformat() == "2018-05-01T12:00:00+00:00"
+    assert Study.objects.get(pk="SD_KEPT0000").visible is True  # "maybe" changes nothing
+    assert Study.objects.get(pk="SD_NUMVIS00").visible is False
+
+
+def test_import_studies_stores_long_names_safely(tmp_path, db):
+    path = tmp_path / "studies.json"
+    path.write_text(json.dumps([{"kf_id": "SD_ABCDEFGH", "name": "x" * 400}]))
+    call_command("import_studies", str(path))
+    assert Study.objects.get(pk="SD_ABCDEFGH").name == "x" * 256

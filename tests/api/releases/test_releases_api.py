@@ -146,9 +146,37 @@ def test_delete_cancels_and_never_deletes(admin, studies):
     assert Event.objects.filter(release_id=kf_id).count() == 2
     assert admin.delete(f"/releases/{kf_id}").json()["state"] == "canceled"
     assert Event.objects.filter(release_id=kf_id).count() == 2
+
+
+def test_unknown_release_is_404_with_an_empty_body_on_delete_only(admin, anon, studies):
+    # Spec §2: the original's DELETE of an unknown id answers 404 `{}`; other methods say why.
     resp = admin.delete("/releases/RE_00000000")
     assert resp.status_code == 404
-    assert resp.json() == {"detail": "Not found."}
+    assert resp.json() == {}
+    for resp in (
+        anon.get("/releases/RE_00000000"),
+        admin.patch("/releases/RE_00000000", {"name": "x"}),
+        admin.put("/releases/RE_00000000", {"name": "x", "studies": ["SD_00000001"]}),
+        admin.post("/releases/RE_00000000/publish"),
+    ):
+        assert resp.status_code == 404
+        assert resp.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize(
+    ("studies_sent", "message"),
+    [
+        ([], "Must have at least one study"),
+        (["SD_NOPE0000"], 'Invalid pk "SD_NOPE0000" - object does not exist.'),
+        (["SD_00000001", "SD_NOPE0000"], 'Invalid pk "SD_NOPE0000" - object does not exist.'),
+    ],
+)
+def test_a_bad_study_list_is_400_before_the_group_check(user, studies, studies_sent, message):
+    # Charlie may release SD_00000001 only; a list that is invalid is still a 400, not a 403.
+    resp = _create(user, studies=studies_sent)
+    assert resp.status_code == 400
+    assert resp.json() == {"studies": [message]}
+    assert not Release.objects.exists()
 
 
 def test_publish_needs_a_staged_release(admin, studies):
