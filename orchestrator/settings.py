@@ -115,4 +115,5 @@ REGATTA_PUBLIC_URL = env_str("REGATTA_PUBLIC_URL")
 HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
 # Outbound HTTP (task services, dataservice).
 OUTBOUND_TIMEOUT = env_float("OUTBOUND_TIMEOUT", 15.0)
-OUTBOUND_RETRIES = env_int("OUTBOUND_RETRIES", 3)
+# Retries after the first attempt of a transient failure: 2 = 3 attempts in all, 0 = fail at once.
+OUTBOUND_RETRIES = env_int("OUTBOUND_RETRIES", 2)

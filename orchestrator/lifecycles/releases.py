@@ -53,15 +53,17 @@ def publish(task_ids: list[str]) -> None:
         t.send_batch.delay("publish", chunk)
 
 
-def send_each(action: str, task_ids: list[str]) -> None:
-    """One message per task, each retrying with backoff (after a transient batch failure)."""
+def send_each(action: str, task_ids: list[str], *, retries: int = 0, countdown: float = 0) -> None:
+    """One message per task, each retrying with backoff (after a transient batch failure).
+    `retries` is the attempts already spent, so the step keeps within OUTBOUND_RETRIES."""
     step = {"start": t.start_task, "publish": t.publish_task}[action]
     if task_ids:
-        group(step.si(tid) for tid in task_ids).apply_async()
+        opts = {"retries": retries, "countdown": countdown}
+        group(step.si(tid).set(**opts) for tid in task_ids).apply_async()
 
 
-def check_one(task_id: str) -> None:
-    t.check_task.delay(task_id)
+def check_one(task_id: str, *, retries: int = 0, countdown: float = 0) -> None:
+    t.check_task.apply_async((task_id,), retries=retries, countdown=countdown)
 
 
 def cancel(release_id: str) -> None:

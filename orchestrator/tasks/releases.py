@@ -2,7 +2,8 @@
 
 Outbound calls retry transient failures (connection error, timeout, 5xx) with exponential
 backoff and jitter, OUTBOUND_RETRIES times (0: fail at once, as the original did), then run the
-failure path. The retry keeps the task id, so a retried chord header still counts once.
+failure path: OUTBOUND_RETRIES + 1 attempts in all, a batch's attempt included. The retry keeps
+the task id, so a retried chord header still counts once.
 """
 
 from __future__ import annotations
@@ -164,19 +165,30 @@ def publish_task(self, task_id: str) -> str:
     return _acknowledge(self, task_id, "publish", T.PUBLISHING, T.PUBLISHED)
 
 
-def _once(action: str):
-    """One attempt; a transient failure raises _Transient for the batch to hand over."""
+def _once(send: Callable[[selectors.TaskContext], Any]):
+    """A batch's attempt, which is the first of the OUTBOUND_RETRIES + 1 a call gets. A transient
+    failure raises _Transient for the batch to hand over to the one-task step, unless no retry
+    is left (OUTBOUND_RETRIES=0): then the failure path runs at once, as in the original."""
 
     def call(ctx: selectors.TaskContext, fail: Callable[[str], Any]) -> Any:
         try:
-            return _send(ctx, action)
+            return send(ctx)
         except TransientError as exc:
+            if settings.OUTBOUND_RETRIES < 1:
+                fail(str(exc))
+                return MISSING
             raise _Transient(str(exc)) from exc
         except PermanentError as exc:
             fail(str(exc))
             return MISSING
 
     return call
+
+
+def _hand_over() -> dict[str, Any]:
+    """Options of the one-task step that takes over after a batch's transient failure: the
+    batch's attempt counts as the first, so the step starts at retry 1 after one backoff."""
+    return {"retries": 1, "countdown": _backoff(0)}
 
 
 _STEP = {
@@ -206,11 +218,12 @@ def send_batch(self, action: str, task_ids: list[str]) -> dict[str, str]:
     from orchestrator.lifecycles import releases as lifecycle
 
     expected, ahead = _STEP[action]
-    one = _in_thread(lambda tid: _deliver(tid, action, expected, ahead, _once(action)))
+    attempt = _once(lambda ctx: _send(ctx, action))
+    one = _in_thread(lambda tid: _deliver(tid, action, expected, ahead, attempt))
     with ThreadPoolExecutor(max_workers=max(1, min(BATCH_THREADS, len(task_ids)))) as pool:
         outcomes = dict(zip(task_ids, pool.map(one, task_ids), strict=True))
     retry = [tid for tid, outcome in outcomes.items() if outcome == "transient"]
-    lifecycle.send_each(action, retry)
+    lifecycle.send_each(action, retry, **_hand_over())
     return outcomes
 
 
@@ -256,21 +269,13 @@ def check_batch(self, task_ids: list[str]) -> dict[str, str]:
     check_task, which retries with backoff before failing the task."""
     from orchestrator.lifecycles import releases as lifecycle
 
-    def once(ctx: selectors.TaskContext, fail: Callable[[str], Any]) -> Any:
-        try:
-            return _status_call(ctx)
-        except TransientError as exc:
-            raise _Transient(str(exc)) from exc
-        except PermanentError as exc:
-            fail(str(exc))
-            return MISSING
-
-    one = _in_thread(lambda tid: _check(tid, once))
+    attempt = _once(_status_call)
+    one = _in_thread(lambda tid: _check(tid, attempt))
     with ThreadPoolExecutor(max_workers=max(1, min(BATCH_THREADS, len(task_ids)))) as pool:
         outcomes = dict(zip(task_ids, pool.map(one, task_ids), strict=True))
     for tid, outcome in outcomes.items():
         if outcome == "transient":
-            lifecycle.check_one(tid)
+            lifecycle.check_one(tid, **_hand_over())
     return outcomes
 
 

@@ -65,6 +65,8 @@ class TaskServiceStandIn:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._fired: dict[str, int] = defaultdict(int)
+        # Injected hangs whose caller is still waiting for the answer.
+        self._hanging = 0
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -104,6 +106,11 @@ class TaskServiceStandIn:
                 for c in self.calls
                 if c.path == "/tasks" and (action is None or c.body.get("action") == action)
             ]
+
+    def hanging(self) -> int:
+        """How many calls are held by an injected hang right now."""
+        with self._lock:
+            return self._hanging
 
     def task_ids(self, action: str) -> list[str]:
         return [c.body.get("task_id") for c in self.actions(action)]
@@ -170,7 +177,13 @@ class TaskServiceStandIn:
         if failure is None:
             return False
         if failure == "hang":
-            time.sleep(self.hang_seconds)
+            with self._lock:
+                self._hanging += 1
+            try:
+                time.sleep(self.hang_seconds)
+            finally:
+                with self._lock:
+                    self._hanging -= 1
             self._reply(handler, 200, {"state": NEXT_STATE.get(action, "running")})
         elif failure == "refuse":
             handler.close_connection = True

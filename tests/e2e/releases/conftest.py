@@ -3,13 +3,26 @@ short intervals, stand-in task services, and helpers that drive the API over HTT
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
 import pytest
+import redis
 import requests
 
 from domain.releases.models import Study
-from tests.support.processes import BIN, Proc, _spawn, child_env, start_web, wait_until
+from tests.support.processes import (
+    BIN,
+    Proc,
+    _spawn,
+    child_env,
+    start_web,
+    start_worker,
+    wait_until,
+)
 from tests.support.task_service import TaskServiceStandIn
 
 # Beat ticks fast so polls, timeouts and the reconciler are seen within a test's patience.
@@ -29,14 +42,20 @@ def releases_web(test_database_url, log_dir) -> Iterator[Proc]:
     proc.stop()
 
 
-@pytest.fixture(scope="session")
-def releases_beat(test_database_url, log_dir, tmp_path_factory) -> Iterator[Proc]:
-    data = tmp_path_factory.mktemp("beat")
-    env = child_env(test_database_url, REGATTA_DATA_DIR=str(data), **BEAT_ENV)
+def start_beat(env: dict[str, str], log_dir: Path, data_dir: Path, name: str) -> Proc:
+    env = {**env, "REGATTA_DATA_DIR": str(data_dir), **BEAT_ENV}
     argv = [str(BIN / "celery"), "-A", "orchestrator", "beat", "--loglevel", "INFO"]
-    proc = _spawn("releases-beat", argv, env, log_dir)
+    proc = _spawn(name, argv, env, log_dir)
     wait_until(lambda: "beat: Starting" in proc.log() or not proc.alive(), timeout=30)
     assert proc.alive(), proc.log()[-2000:]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def releases_beat(test_database_url, log_dir, tmp_path_factory) -> Iterator[Proc]:
+    proc = start_beat(
+        child_env(test_database_url), log_dir, tmp_path_factory.mktemp("beat"), "releases-beat"
+    )
     yield proc
     proc.stop()
 
@@ -119,3 +138,69 @@ def standin() -> Iterator[Callable[..., TaskServiceStandIn]]:
             s.stop()
         except OSError:
             pass
+
+
+# --- an isolated stack: its own web, workers and beat on their own Redis db -----------------------
+
+
+def isolated_redis_url() -> str:
+    """The broker db of isolated stacks: RELEASES_ISOLATED_REDIS_URL, else the suite's db + 1.
+    Tests that kill every worker or FLUSHDB the broker use it so the session's shared workers
+    (and anyone else's db) are never touched; they share the suite's PostgreSQL database."""
+    explicit = os.environ.get("RELEASES_ISOLATED_REDIS_URL", "").strip()
+    if explicit:
+        return explicit
+    base = urlparse(os.environ["REDIS_URL"])
+    db = int(base.path.strip("/") or 0)
+    return urlunparse(base._replace(path=f"/{(db + 1) % 16}"))
+
+
+@dataclass
+class Stack:
+    coordinator: Coordinator
+    env: dict[str, str]
+    broker: redis.Redis
+    log_dir: Path
+    procs: list[Proc] = field(default_factory=list)
+
+    def worker(self, name: str, concurrency: int = 2) -> Proc:
+        proc = start_worker(self.env, self.log_dir, concurrency=concurrency, name=name)
+        self.procs.append(proc)
+        return proc
+
+    def beat(self, data_dir: Path) -> Proc:
+        proc = start_beat(self.env, self.log_dir, data_dir, f"beat-{data_dir.name}")
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+
+@pytest.fixture
+def isolated_stack(test_database_url, log_dir, admin_token) -> Iterator[Callable[..., Stack]]:
+    """make(**env) → a web server, and on request workers and a beat, whose broker and result
+    backend are the isolated Redis db (flushed before and after), with `env` on top."""
+    made: list[Stack] = []
+    url = isolated_redis_url()
+
+    def make(**extra: str) -> Stack:
+        env = child_env(test_database_url, REDIS_URL=url, **extra)
+        for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+            env.pop(name, None)
+        broker = redis.Redis.from_url(url)
+        broker.flushdb()
+        Study.objects.get_or_create(kf_id="SD_00000001", defaults={"name": "Study one"})
+        stack = Stack(Coordinator("", admin_token), env, broker, log_dir / "isolated")
+        made.append(stack)
+        web = start_web(env, stack.log_dir, workers=1)
+        stack.procs.append(web)
+        stack.coordinator.url = web.info["url"]
+        return stack
+
+    yield make
+    for stack in made:
+        stack.stop()
+        # Messages a killed worker left unacknowledged must not reach a later stack.
+        stack.broker.flushdb()
