@@ -8,7 +8,7 @@ import pytest
 
 from domain.common.models import TransitionLog
 from domain.releases.models import Event, Release, Task
-from tests.support.processes import run_concurrently, start_worker, wait_until
+from tests.support.processes import control_app, run_concurrently, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,30 +80,82 @@ def test_concurrent_last_reports_make_exactly_one_release_transition(
         assert _events(kf_id, "changed from publishing to published") == 1
 
 
-def test_a_worker_killed_mid_flight_strands_no_release(
-    coordinator, standin, subprocess_env, log_dir, releases_beat
-):
-    services = [standin(mode="push", name=f"svc {i}", push_delay=0.1) for i in range(2)]
-    for svc in services:
-        coordinator.register(svc)
-    victim = start_worker(subprocess_env, log_dir, concurrency=2, name="victim")
-    try:
-        with ThreadPoolExecutor(max_workers=10) as pool:
-            futures = [pool.submit(coordinator.create, f"burst {i}") for i in range(20)]
-            wait_until(
-                lambda: sum(len(s.actions("initialize")) for s in services) >= 6,
-                message="initialize calls under way",
-            )
-            victim.kill()
-            # The victim really held work when it died.
-            assert "Task releases." in victim.log()
-            ids = [f.result()["kf_id"] for f in futures]
-    finally:
-        victim.stop()
+def _assert_staged_once(coordinator, ids: list[str], timeout: float = 120) -> None:
     for kf_id in ids:
-        release = coordinator.wait_state(kf_id, "staged", timeout=90)
-        assert [t["state"] for t in release["tasks"]] == ["staged", "staged"]
+        release = coordinator.wait_state(kf_id, "staged", timeout=timeout)
+        assert {t["state"] for t in release["tasks"]} == {"staged"}
         assert _release_moves(kf_id, "staged") == 1
         assert _events(kf_id, "changed from running to staged") == 1
-    illegal = Release.objects.filter(pk__in=ids).exclude(state="staged")
-    assert not illegal.exists()
+    assert not Release.objects.filter(pk__in=ids).exclude(state="staged").exists()
+
+
+def test_a_worker_killed_in_the_middle_of_calls_strands_no_release(
+    isolated_stack, standin, tmp_path
+):
+    """The victim is the only worker of its stack, and every initialize hangs: when SIGKILL lands,
+    both its processes are certainly inside a call. The reconciler re-drives what died with it."""
+    # A long client timeout keeps the victim's processes inside the hanging calls.
+    stack = isolated_stack(OUTBOUND_TIMEOUT="30")
+    stack.beat(tmp_path / "beat")
+    coordinator = stack.coordinator
+    services = [standin(mode="push", name=f"svc {i}", hang_seconds=60) for i in range(2)]
+    for svc in services:
+        coordinator.register(svc)
+        svc.fail["initialize"] = "hang"
+    victim = stack.worker("victim", concurrency=2)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        ids = [r["kf_id"] for r in pool.map(lambda i: coordinator.create(f"burst {i}"), range(20))]
+    wait_until(
+        lambda: sum(s.hanging() for s in services) >= 2,
+        timeout=60,
+        message="both victim processes inside an initialize call",
+    )
+    victim.kill()
+    assert not victim.alive()
+    # The calls in flight died with the victim; from now on the services answer at once.
+    assert sum(s.hanging() for s in services) >= 2
+    for svc in services:
+        svc.fail.clear()
+    stack.worker("rescuer", concurrency=2)
+    _assert_staged_once(coordinator, ids)
+
+
+def test_a_broker_flush_mid_lifecycle_strands_no_release(isolated_stack, standin, tmp_path):
+    """A real FLUSHDB of the broker (and result backend) while releases are mid-lifecycle: some
+    running and waiting for their services, some whose first message sits in Redis unconsumed.
+    The reconciler brings every one of them to staged from what Postgres holds."""
+    stack = isolated_stack()
+    stack.beat(tmp_path / "beat")
+    worker = stack.worker("flushed", concurrency=2)
+    coordinator = stack.coordinator
+    services = [standin(mode="manual", name=f"svc {i}") for i in range(2)]
+    for svc in services:
+        coordinator.register(svc)
+    running = [coordinator.create(f"running {i}")["kf_id"] for i in range(2)]
+    for kf_id in running:
+        coordinator.wait_state(kf_id, "running")
+    wait_until(
+        lambda: not Task.objects.filter(release_id__in=running).exclude(pending_action="").exists(),
+        message="every start acknowledged",
+    )
+    # Stop consuming so the next releases' first messages are certainly still in Redis.
+    control = control_app(stack.env).control
+    node = [worker.info["hostname"]]
+    for queue in ("default", "outbound"):
+        control.cancel_consumer(queue, destination=node, reply=True, timeout=10)
+    queued = [coordinator.create(f"queued {i}")["kf_id"] for i in range(3)]
+    wait_until(lambda: stack.broker.llen("default") >= 3, message="prepare messages queued")
+    assert set(Release.objects.filter(pk__in=queued).values_list("state", flat=True)) == {"waiting"}
+
+    stack.broker.flushdb()
+    assert stack.broker.dbsize() == 0
+
+    for queue in ("default", "outbound"):
+        control.add_consumer(queue, destination=node, reply=True, timeout=10)
+    for svc in services:
+        svc.mode = "push"  # the queued releases' starts are answered with a staged PATCH
+        for task_id in svc.task_ids("start"):
+            svc.set_state(task_id, "staged", 100)  # the running ones are seen by the poll
+    _assert_staged_once(coordinator, running + queued)
+    # Nothing of the queued releases survived the flush: only the reconciler moved them.
+    assert not Release.objects.filter(pk__in=queued, redriven_at__isnull=True).exists()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from domain.releases.models import Event, Task
+import pytest
+from django.utils import timezone
+
+from domain.releases.models import Event, Release, Task
+from orchestrator.tasks.releases import cancel_release
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,12 +130,17 @@ def test_a_failed_start_fails_the_release_cleanly(coordinator, standin, failure)
     assert any(m.startswith("request to start task failed") for m in messages)
 
 
-def test_a_failed_publish_fails_the_release_cleanly(coordinator, standin):
-    svc = standin(mode="push")
+@pytest.mark.parametrize("failure", ["500", "refuse", "hang", "down"])
+def test_a_failed_publish_fails_the_release_cleanly(coordinator, standin, failure):
+    # "hang" answers after the 1 s client timeout; "down" is a refused connection.
+    svc = standin(mode="push", hang_seconds=2.5)
     coordinator.register(svc)
     kf_id = coordinator.create()["kf_id"]
     coordinator.wait_state(kf_id, "staged")
-    svc.fail["publish"] = "500"
+    if failure == "down":
+        svc.stop()
+    else:
+        svc.fail["publish"] = failure
     assert coordinator.call("POST", f"/releases/{kf_id}/publish").status_code == 200
     done = coordinator.wait_state(kf_id, "failed", timeout=30)
     assert [t["state"] for t in done["tasks"]] == ["failed"]
@@ -152,3 +161,35 @@ def test_publish_of_a_release_that_is_not_staged_is_refused(coordinator, standin
     assert coordinator.release(kf_id)["state"] == "running"
     assert len(coordinator.events(release=kf_id)) == before
     assert not svc.actions("publish")
+
+
+def test_a_release_stuck_in_canceling_fails_when_its_task_reports_failed(coordinator, standin):
+    """Spec §11.4 (test_fail_cancel): the release is canceling, its cancel step was lost, and the
+    task's get_status says failed: the release ends failed, not canceled."""
+    svc = standin(mode="manual")
+    coordinator.register(svc)
+    kf_id = coordinator.create()["kf_id"]
+    task_id = coordinator.wait_state(kf_id, "running")["tasks"][0]["kf_id"]
+    wait_until(
+        lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
+        message="start acknowledged",
+    )
+    # Stuck: canceling with no cancel step under way (written straight to Postgres, as if its
+    # message were lost); redriven_at ahead keeps a running beat's reconciler off it for now.
+    Release.objects.filter(pk=kf_id).update(
+        state="canceling",
+        cancel_outcome="canceled",
+        state_changed_at=timezone.now(),
+        redriven_at=timezone.now() + timedelta(hours=1),
+    )
+    svc.set_state(task_id, "failed")
+    assert coordinator.call("POST", "/tasks/status_checks").status_code == 200
+    wait_until(
+        lambda: Task.objects.get(pk=task_id).state == "failed", message="the poll saw failed"
+    )
+    assert Release.objects.get(pk=kf_id).cancel_outcome == "failed"
+    # The lost cancel step comes back (as the reconciler re-drives it).
+    cancel_release.delay(kf_id)
+    done = coordinator.wait_state(kf_id, "failed")
+    assert [t["state"] for t in done["tasks"]] == ["failed"]
+    assert svc.task_ids("get_status") == [task_id]

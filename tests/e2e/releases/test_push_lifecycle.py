@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain.releases.models import Task
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,3 +62,23 @@ def test_push_release_runs_stages_and_publishes(coordinator, standin):
     study = coordinator.get("/studies/SD_00000001")
     assert study["last_pub_version"] == "0.1.0"
     assert study["last_pub_date"] == release["created_at"]
+
+
+def test_a_service_reporting_pending_initializes_its_waiting_task(coordinator, standin):
+    """Every initialize call hangs past the client's timeout, so only the service's own PATCH
+    `pending` can initialize the task; the release then starts as usual."""
+    svc = standin(mode="manual", hang_seconds=5)
+    coordinator.register(svc)
+    svc.fail["initialize"] = "hang"
+    kf_id = coordinator.create()["kf_id"]
+    wait_until(lambda: svc.hanging(), message="initialize in flight")
+    task = Task.objects.get(release_id=kf_id)
+    assert task.state == "waiting"
+    resp = svc.patch(task.kf_id, {"state": "pending"})
+    assert resp.status_code == 200
+    assert resp.json()["state"] == "initialized"
+    svc.fail.clear()
+    running = coordinator.wait_state(kf_id, "running")
+    assert [t["state"] for t in running["tasks"]] == ["running"]
+    messages = [e["message"] for e in coordinator.events(release=kf_id)]
+    assert f"task {task.kf_id} changed from waiting to initialized" in messages

@@ -28,6 +28,29 @@ def test_poll_mode_stages_and_publishes_without_any_push(coordinator, standin, r
     assert published["version"] == "0.1.0"
 
 
+def test_get_status_sends_the_exact_body_and_headers(coordinator, standin):
+    """Spec §11.6: the status check POSTs get_status with no studies, the service's outbound
+    token as a bearer token and a User-Agent naming Regatta."""
+    svc = standin(mode="manual")
+    coordinator.register(svc, outbound_token="poll-secret")
+    kf_id = coordinator.create()["kf_id"]
+    task_id = coordinator.wait_state(kf_id, "running")["tasks"][0]["kf_id"]
+    wait_until(
+        lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
+        message="start acknowledged",
+    )
+    svc.set_state(task_id, "running", 30)
+    assert coordinator.call("POST", "/tasks/status_checks").status_code == 200
+    wait_until(lambda: svc.actions("get_status"), message="get_status sent")
+    call = svc.actions("get_status")[0]
+    assert call.method == "POST" and call.path == "/tasks"
+    assert call.body == {"action": "get_status", "task_id": task_id, "release_id": kf_id}
+    assert call.headers["Authorization"] == "Bearer poll-secret"
+    assert call.headers["User-Agent"].startswith("Regatta/")
+    assert call.headers["Content-Type"] == "application/json"
+    wait_until(lambda: Task.objects.get(pk=task_id).progress == 30, message="progress stored")
+
+
 def test_a_failed_status_reply_fails_the_release(coordinator, standin, releases_beat):
     svc = standin(mode="manual")
     coordinator.register(svc)
