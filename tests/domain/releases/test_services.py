@@ -142,3 +142,22 @@ def test_a_stale_poll_still_applies_its_state():
     services.task_report(task_id, state="staged", progress=10, strict=False, asked_at=asked_at)
     task = Task.objects.get(pk=task_id)
     assert (task.state, task.progress) == ("staged", 40)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("dead", "outcome"), [("failed", "failed"), ("rejected", "failed"), ("canceled", "canceled")]
+)
+def test_a_dead_task_found_by_the_release_check_ends_the_release_by_its_kind(dead, outcome):
+    # docs/releases.md QUIRK list: spec §4.5's check always canceled; here a failure fails.
+    kf_id, (task_id, other_id) = _running_release()
+    # The task went down but the step that should have followed was lost.
+    Task.objects.filter(pk=task_id).update(state=dead)
+    services.release_check_tasks(kf_id)
+    release = Release.objects.get(pk=kf_id)
+    assert (release.state, release.cancel_outcome) == ("canceling", outcome)
+    assert services.release_cancel_finish(kf_id).state == outcome
+    assert dict(Task.objects.filter(release_id=kf_id).values_list("kf_id", "state")) == {
+        task_id: dead,
+        other_id: "canceled",
+    }
