@@ -223,18 +223,7 @@ def main() -> int:
 
         sup.spawn(
             "web",
-            [
-                str(BIN / "gunicorn"),
-                "orchestrator.wsgi:application",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                config.env_str("WEB_CONCURRENCY", "2"),
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "10",
-            ],
+            [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py")],
             env,
         )
         sup.spawn(

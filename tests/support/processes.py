@@ -158,13 +158,12 @@ def start_web(
     port = port or free_port()
     argv = [
         str(BIN / "gunicorn"),
-        "orchestrator.wsgi:application",
+        "--config",
+        str(ROOT / "deploy" / "gunicorn.conf.py"),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--access-logfile",
-        "-",
     ]
     proc = _spawn(f"web-{port}", argv, env, log_dir)
     proc.info["url"] = f"http://127.0.0.1:{port}"
