@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import Resolver404, URLResolver, path
+from django.urls.resolvers import ResolverMatch, RoutePattern
+from ninja import NinjaAPI
 
 from api.flotilla import api as flotilla_api
 from api.releases import api as releases_api
@@ -29,12 +31,35 @@ def regatta_index(request: HttpRequest) -> JsonResponse:
     )
 
 
+class FamilyRoutes(URLResolver):
+    """One family's routes, mounted at the root.
+
+    Django tries the root's patterns in turn, so every request would walk every family's routes
+    before reaching its own (a tracker `/task/get` went through the releases family's first).
+    Each family is skipped at once when the path's first segment is none of its own.
+    """
+
+    def __init__(self, api: NinjaAPI) -> None:
+        patterns, app_name, namespace = api.urls
+        super().__init__(
+            RoutePattern("", is_endpoint=False), patterns, app_name=app_name, namespace=namespace
+        )
+        self.first_segments = frozenset(str(p.pattern).split("/", 1)[0] for p in patterns)
+        # A route starting with a converter could match anything: never skip such a family.
+        self.filtered = not any("<" in segment for segment in self.first_segments)
+
+    def resolve(self, path: str) -> ResolverMatch:
+        if self.filtered and path.split("/", 1)[0] not in self.first_segments:
+            raise Resolver404({"tried": [], "path": path})
+        return super().resolve(path)
+
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("_/", regatta_index, name="regatta-index"),
     # The tracker's `GET /` (service name and version), ahead of every family's own root pattern.
     path("", tracker_root, name="tracker-root"),
-    *(path("", api.urls) for api in FAMILY_APIS),
+    *(FamilyRoutes(api) for api in FAMILY_APIS),
 ]
 
 # Unknown paths: the tracker's plain "Not found" outside the other families' prefixes.
