@@ -74,9 +74,18 @@ class WorkerAccess(models.Model):
 
 
 class Task(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    # No database constraint or single-column index on these two: every writer checks the
+    # project in the statement that inserts, projects and workers are never deleted, and the
+    # constraint triggers and extra index entries cost a third of a bulk submit and part of every
+    # assignment (each assignment rewrites the row, with an entry in every index). The project
+    # is the first column of `project_hash_unique` and `task_assignable`, which serve its lookups.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, db_constraint=False, db_index=False
+    )
     priority = models.SmallIntegerField(default=0)
-    assignee = models.ForeignKey(Worker, null=True, on_delete=models.SET_NULL)
+    assignee = models.ForeignKey(
+        Worker, null=True, on_delete=models.SET_NULL, db_constraint=False, db_index=False
+    )
     retries = models.SmallIntegerField(default=0)
     max_retries = models.SmallIntegerField(default=0)
     status = models.SmallIntegerField(default=NEW)

@@ -184,7 +184,6 @@ def task_bulk_submit(*, worker_id: int, reqs: list[SubmitRequest]) -> BulkResult
     """Insert many tasks of one project with COPY; duplicates (by hash) are skipped and counted."""
     if not reqs:
         raise TrackerError(400, "Could not parse request")
-    reqs = [_with_count(r) if r.verification_count == 0 else r for r in reqs]
     project_id = reqs[0].project
     for req in reqs:
         if not req.valid():
@@ -215,33 +214,47 @@ INSERT_FROM_BULK_SQL = (
 )
 
 
-def copy_rows(project_id: int, reqs: list[SubmitRequest]) -> io.StringIO:
-    """The COPY text of these tasks (also used by bench/queue for its direct-COPY floor)."""
+def _copy_text(project_id: int, reqs: list[SubmitRequest]) -> tuple[str, list[int]]:
+    """The COPY text of these tasks and their dedup hashes. A verification_count of 0 is 1."""
     escapes = _COPY_ESCAPES
     lines = []
-    append = lines.append
+    hashes = []
+    append, remember = lines.append, hashes.append
     for r in reqs:
-        h = (unique_string_hash(r.unique_string) if r.unique_string else r.hash_u64) or _NULL
+        h = unique_string_hash(r.unique_string) if r.unique_string else r.hash_u64
+        if h:
+            remember(h)
+        recipe = r.recipe
+        # Most recipes need no escaping; checking is ten times cheaper than translating.
+        if "\\" in recipe or not recipe.isprintable():
+            recipe = recipe.translate(escapes)
         append(
-            f"{project_id}\t{r.priority}\t0\t{r.max_retries}\t1\t{r.recipe.translate(escapes)}"
-            f"\t{r.max_assign_time}\t{r.verification_count}\t{h}\n"
+            f"{project_id}\t{r.priority}\t0\t{r.max_retries}\t1\t{recipe}"
+            f"\t{r.max_assign_time}\t{r.verification_count or 1}\t{h or _NULL}\n"
         )
-    return io.StringIO("".join(lines))
+    return "".join(lines), hashes
+
+
+def copy_rows(project_id: int, reqs: list[SubmitRequest]) -> io.StringIO:
+    """The COPY text of these tasks (also used by bench/queue for its direct-COPY floor)."""
+    return io.StringIO(_copy_text(project_id, reqs)[0])
 
 
 def _copy_tasks(project_id: int, reqs: list[SubmitRequest]) -> int:
-    data = copy_rows(project_id, reqs)
-    hashes = [h for h in (r.hash64() for r in reqs) if h is not None]
+    text, hashes = _copy_text(project_id, reqs)
+    data = io.StringIO(text)
     with transaction.atomic(), connection.cursor() as cur:
         raw = cur.cursor
         if len(hashes) == len(set(hashes)):
             # No duplicate within the batch: COPY straight into the table, which only fails if a
-            # hash is already there; then the batch goes through the deduplicating path below.
+            # hash is already there (or another submit is inserting it right now); then the
+            # batch goes through the deduplicating path below. The raw cursor raises the
+            # driver's IntegrityError, which Django does not translate.
             try:
                 with transaction.atomic():
                     raw.copy_expert(f"COPY tracker_task ({COPY_COLUMNS}) FROM STDIN", data)
                 return len(reqs)
-            except IntegrityError:
+            except (IntegrityError, connection.Database.IntegrityError):
                 data.seek(0)
         raw.execute(
             "CREATE TEMP TABLE tracker_bulk (project_id bigint, priority smallint,"
