@@ -55,8 +55,14 @@ def test_a_failed_status_reply_fails_the_release(coordinator, standin, releases_
     svc = standin(mode="manual")
     coordinator.register(svc)
     kf_id = coordinator.create()["kf_id"]
-    running = coordinator.wait_state(kf_id, "running")
-    svc.set_state(running["tasks"][0]["kf_id"], "failed")
+    task_id = coordinator.wait_state(kf_id, "running")["tasks"][0]["kf_id"]
+    # The release is running before `start` reaches the service, whose answer sets its own
+    # store to running: wait for that answer, or it overwrites the failure set below.
+    wait_until(
+        lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
+        message="start acknowledged",
+    )
+    svc.set_state(task_id, "failed")
     done = coordinator.wait_state(kf_id, "failed")
     assert [t["state"] for t in done["tasks"]] == ["failed"]
 
