@@ -1,17 +1,17 @@
 """Release lifecycle canvases, built in one place.
 
-    prepare ─► chord(initialize_task × enabled services, on `outbound`) ─► start_release
+    prepare ─► chord(initialize_tasks × chunks of enabled services, on `outbound`) ─► start_release
                                                                           └► send_batch(start)
     PATCH / poll (check_batch per service) ─► (domain, under the release lock) staged/published
     publish (HTTP) ─► send_batch(publish)
-    cancel ─► chord(cancel_task × live tasks) ─► finish_cancel
+    cancel ─► chord(cancel_tasks × chunks of live tasks) ─► finish_cancel
 
 Every function here is called after the domain's transaction commits and passes ids only.
 """
 
 from __future__ import annotations
 
-from celery import chord, group
+from celery import chord
 
 from orchestrator.tasks import releases as t
 
@@ -31,15 +31,21 @@ def initialize(release_id: str, task_ids: list[str]) -> None:
     if not task_ids:
         t.start_release.delay(release_id)
         return
-    header = (t.initialize_task.si(tid).set(priority=INITIALIZE_PRIORITY) for tid in task_ids)
+    header = (
+        t.initialize_tasks.si(chunk).set(priority=INITIALIZE_PRIORITY)
+        for chunk in _chunks(task_ids, INITIALIZE_BATCH)
+    )
     chord(header)(t.start_release.si(release_id))
 
 
+# Calls per batch message. Initialize uses smaller batches so that one release's calls still
+# fan out over several worker processes.
 BATCH = 50
+INITIALIZE_BATCH = 10
 
 
-def _chunks(ids: list[str]) -> list[list[str]]:
-    return [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+def _chunks(ids: list[str], size: int = BATCH) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def start(task_ids: list[str]) -> None:
@@ -53,19 +59,6 @@ def publish(task_ids: list[str]) -> None:
         t.send_batch.delay("publish", chunk)
 
 
-def send_each(action: str, task_ids: list[str], *, retries: int = 0, countdown: float = 0) -> None:
-    """One message per task, each retrying with backoff (after a transient batch failure).
-    `retries` is the attempts already spent, so the step keeps within OUTBOUND_RETRIES."""
-    step = {"start": t.start_task, "publish": t.publish_task}[action]
-    if task_ids:
-        opts = {"retries": retries, "countdown": countdown}
-        group(step.si(tid).set(**opts) for tid in task_ids).apply_async()
-
-
-def check_one(task_id: str, *, retries: int = 0, countdown: float = 0) -> None:
-    t.check_task.apply_async((task_id,), retries=retries, countdown=countdown)
-
-
 def cancel(release_id: str) -> None:
     t.cancel_release.delay(release_id)
 
@@ -74,7 +67,7 @@ def cancel_canvas(release_id: str, task_ids: list[str]) -> None:
     if not task_ids:
         t.finish_cancel.delay(release_id)
         return
-    chord(t.cancel_task.si(tid) for tid in task_ids)(t.finish_cancel.si(release_id))
+    chord(t.cancel_tasks.si(chunk) for chunk in _chunks(task_ids))(t.finish_cancel.si(release_id))
 
 
 def check_tasks(task_ids: list[str]) -> None:

@@ -1,22 +1,26 @@
 """Thin Celery adapters of the releases family: load by id, call one domain function or client.
 
-Outbound calls retry transient failures (connection error, timeout, 5xx) with exponential
-backoff and jitter, OUTBOUND_RETRIES times (0: fail at once, as the original did), then run the
-failure path: OUTBOUND_RETRIES + 1 attempts in all, a batch's attempt included. The retry keeps
-the task id, so a retried chord header still counts once.
+Calls to task services go out in batches: one Celery message carries the calls for many tasks
+and makes them concurrently. A Celery message costs a worker about as much CPU as the HTTP call
+it carries, so one message per call would halve what the workers can send. A transient failure
+(connection error, timeout, 5xx) is retried with backoff by retrying the batch message with only
+the tasks that failed; the retry keeps the message's task id, so a retried chord header still
+counts once. After OUTBOUND_RETRIES retries (OUTBOUND_RETRIES + 1 attempts in all; 0 fails at
+once, as the original did) the failure path runs.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections
 from django.utils import timezone
 
 from domain.releases import conf, selectors, services
@@ -32,30 +36,14 @@ R = ReleaseState
 T = TaskState
 NO_AUTORETRY: tuple = ()
 MISSING = object()
-# Concurrent calls inside one batch message (start/publish of a release, polls of a service).
+TRANSIENT = "transient"
+# Concurrent calls of one batch message.
 BATCH_THREADS = 8
 
 
 def _backoff(retries: int) -> float:
     delay = min(conf.RETRY_BACKOFF * (2**retries), conf.RETRY_BACKOFF_MAX)
     return delay * random.uniform(0.5, 1.0)
-
-
-def _outbound(task: Any, call: Callable[[], Any], give_up: Callable[[str], Any]) -> Any:
-    """Run `call`; retry transient failures; on a permanent one or past the retries run
-    `give_up(message)` and return MISSING."""
-    try:
-        return call()
-    except TransientError as exc:
-        limit = settings.OUTBOUND_RETRIES
-        if task.request.retries < limit:
-            raise task.retry(
-                exc=exc, countdown=_backoff(task.request.retries), max_retries=limit
-            ) from exc
-        give_up(str(exc))
-    except PermanentError as exc:
-        give_up(str(exc))
-    return MISSING
 
 
 def _send(ctx: selectors.TaskContext, action: str, *, studies: bool = True) -> dict:
@@ -84,6 +72,75 @@ def _outbound_task(name: str, **kw: Any):
     )
 
 
+# --- batches -------------------------------------------------------------------------------------
+
+
+class _Transient(Exception):
+    """A transient failure with attempts left: the batch retries this task."""
+
+
+def _attempt(call: Callable[[], Any], fail: Callable[[str], Any], *, last: bool) -> Any:
+    """One call. Returns its answer, or MISSING after running `fail` (a permanent failure, or a
+    transient one on the last attempt); raises _Transient when another attempt is due."""
+    try:
+        return call()
+    except TransientError as exc:
+        if not last:
+            raise _Transient(str(exc)) from exc
+        fail(str(exc))
+    except PermanentError as exc:
+        fail(str(exc))
+    return MISSING
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _threads() -> ThreadPoolExecutor:
+    """One pool per worker process, made after the fork. Its threads keep their database
+    connections between batches (opening one per call cost more than the call itself)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(BATCH_THREADS, thread_name_prefix="outbound")
+        return _pool
+
+
+def _in_thread(step: Callable[[str], str]) -> Callable[[str], str]:
+    def run(task_id: str) -> str:
+        # What a request does on arrival: drop a broken or expired connection.
+        close_old_connections()
+        try:
+            return step(task_id)
+        except _Transient:
+            return TRANSIENT
+
+    return run
+
+
+def _batch(
+    task: Any,
+    task_ids: list[str],
+    step: Callable[[str, bool], str],
+    again: Callable[[list[str]], tuple],
+) -> dict[str, str]:
+    """Run `step(task_id, last)` for every task concurrently; retry the transient ones with
+    backoff as this same message with args `again(ids)`."""
+    retries = task.request.retries
+    last = retries >= settings.OUTBOUND_RETRIES
+    one = _in_thread(lambda tid: step(tid, last))
+    outcomes = dict(zip(task_ids, _threads().map(one, task_ids), strict=True))
+    transient = [tid for tid, outcome in outcomes.items() if outcome == TRANSIENT]
+    if transient:
+        raise task.retry(
+            args=again(transient),
+            countdown=_backoff(retries),
+            max_retries=settings.OUTBOUND_RETRIES,
+        )
+    return outcomes
+
+
 # --- lifecycle steps -----------------------------------------------------------------------------
 
 
@@ -92,8 +149,7 @@ def prepare_release(self, release_id: str) -> list[str] | None:
     return services.release_prepare(release_id)
 
 
-@_outbound_task("releases.initialize_task")
-def initialize_task(self, task_id: str) -> str:
+def _initialize(task_id: str, last: bool) -> str:
     ctx = selectors.task_context(task_id)
     if ctx is None or ctx.state != T.WAITING or ctx.release_state != R.INITIALIZING:
         return "skipped"
@@ -101,7 +157,7 @@ def initialize_task(self, task_id: str) -> str:
     def reject(err: str) -> None:
         services.task_reject(task_id, f"request to initialize task failed: {err}")
 
-    body = _outbound(self, lambda: _send(ctx, "initialize"), reject)
+    body = _attempt(lambda: _send(ctx, "initialize"), reject, last=last)
     if body is MISSING:
         return "rejected"
     state = _reported_state(body)
@@ -112,19 +168,27 @@ def initialize_task(self, task_id: str) -> str:
     return "initialized"
 
 
+@_outbound_task("releases.initialize_tasks")
+def initialize_tasks(self, task_ids: list[str]) -> dict[str, str]:
+    """A chord header: `initialize` to these tasks' services; the chord then starts the release."""
+    return _batch(self, task_ids, _initialize, lambda ids: (ids,))
+
+
 @regatta_task("releases.start_release", autoretry_for=NO_AUTORETRY)
 def start_release(self, release_id: str) -> list[str]:
     return services.release_start(release_id)
 
 
-class _Transient(Exception):
-    """A transient failure in a batch: the one-task step takes over with its retries."""
+_STEP = {
+    "start": (T.RUNNING, T.STAGED),
+    "publish": (T.PUBLISHING, T.PUBLISHED),
+}
 
 
-def _deliver(task_id: str, action: str, expected: str, ahead: str, call) -> str:
-    """Send `action` (start/publish) for one task the domain already moved to `expected`.
-    `call(ctx)` sends it (with or without Celery retries). The service may answer `expected`,
-    no state, or already `ahead` (then that report is applied too)."""
+def _deliver(action: str, task_id: str, last: bool) -> str:
+    """Send `action` (start/publish) for one task the domain already moved to the step's state.
+    The service may answer that state, no state, or the one after it (applied too)."""
+    expected, ahead = _STEP[action]
     ctx = selectors.task_context(task_id)
     if ctx is None or ctx.pending_action != action or ctx.state != expected:
         return "skipped"
@@ -132,7 +196,7 @@ def _deliver(task_id: str, action: str, expected: str, ahead: str, call) -> str:
     def fail(err: str) -> None:
         services.task_fail(task_id, f"request to {action} task failed: {err}")
 
-    body = call(ctx, fail)
+    body = _attempt(lambda: _send(ctx, action), fail, last=last)
     if body is MISSING:
         return "failed"
     state = _reported_state(body)
@@ -145,89 +209,13 @@ def _deliver(task_id: str, action: str, expected: str, ahead: str, call) -> str:
     return "sent"
 
 
-def _acknowledge(self: Any, task_id: str, action: str, expected: str, ahead: str) -> str:
-    return _deliver(
-        task_id,
-        action,
-        expected,
-        ahead,
-        lambda ctx, fail: _outbound(self, lambda: _send(ctx, action), fail),
-    )
-
-
-@_outbound_task("releases.start_task")
-def start_task(self, task_id: str) -> str:
-    return _acknowledge(self, task_id, "start", T.RUNNING, T.STAGED)
-
-
-@_outbound_task("releases.publish_task")
-def publish_task(self, task_id: str) -> str:
-    return _acknowledge(self, task_id, "publish", T.PUBLISHING, T.PUBLISHED)
-
-
-def _once(send: Callable[[selectors.TaskContext], Any]):
-    """A batch's attempt, which is the first of the OUTBOUND_RETRIES + 1 a call gets. A transient
-    failure raises _Transient for the batch to hand over to the one-task step, unless no retry
-    is left (OUTBOUND_RETRIES=0): then the failure path runs at once, as in the original."""
-
-    def call(ctx: selectors.TaskContext, fail: Callable[[str], Any]) -> Any:
-        try:
-            return send(ctx)
-        except TransientError as exc:
-            if settings.OUTBOUND_RETRIES < 1:
-                fail(str(exc))
-                return MISSING
-            raise _Transient(str(exc)) from exc
-        except PermanentError as exc:
-            fail(str(exc))
-            return MISSING
-
-    return call
-
-
-def _hand_over() -> dict[str, Any]:
-    """Options of the one-task step that takes over after a batch's transient failure: the
-    batch's attempt counts as the first, so the step starts at retry 1 after one backoff."""
-    return {"retries": 1, "countdown": _backoff(0)}
-
-
-_STEP = {
-    "start": (T.RUNNING, T.STAGED),
-    "publish": (T.PUBLISHING, T.PUBLISHED),
-}
-
-
-def _in_thread(fn: Callable[[str], str]) -> Callable[[str], str]:
-    def run(task_id: str) -> str:
-        try:
-            return fn(task_id)
-        except _Transient:
-            return "transient"
-        finally:
-            # Each pool thread opened its own database connection.
-            connection.close()
-
-    return run
-
-
 @_outbound_task("releases.send_batch")
 def send_batch(self, action: str, task_ids: list[str]) -> dict[str, str]:
-    """Send `start` or `publish` to many tasks at once, concurrently: one Celery message per
-    release instead of one per task. A task whose call fails transiently is handed to the
-    one-task step (start_task/publish_task), which retries with backoff."""
-    from orchestrator.lifecycles import releases as lifecycle
-
-    expected, ahead = _STEP[action]
-    attempt = _once(lambda ctx: _send(ctx, action))
-    one = _in_thread(lambda tid: _deliver(tid, action, expected, ahead, attempt))
-    with ThreadPoolExecutor(max_workers=max(1, min(BATCH_THREADS, len(task_ids)))) as pool:
-        outcomes = dict(zip(task_ids, pool.map(one, task_ids), strict=True))
-    retry = [tid for tid, outcome in outcomes.items() if outcome == "transient"]
-    lifecycle.send_each(action, retry, **_hand_over())
-    return outcomes
+    """Send `start` or `publish` to many tasks at once, concurrently."""
+    return _batch(self, task_ids, partial(_deliver, action), lambda ids: (action, ids))
 
 
-def _check(task_id: str, call) -> str:
+def _check(task_id: str, last: bool) -> str:
     """Ask one task's service for its status and apply the answer."""
     ctx = selectors.task_context(task_id, with_studies=False)
     if ctx is None or ctx.state not in (T.RUNNING, T.PUBLISHING) or ctx.pending_action:
@@ -237,7 +225,8 @@ def _check(task_id: str, call) -> str:
         services.task_fail(task_id, f"request to get status of task failed: {err}")
 
     asked_at = timezone.now()
-    body = call(ctx, fail)
+    # get_status sends no studies, as in the original.
+    body = _attempt(lambda: _send(ctx, "get_status", studies=False), fail, last=last)
     if body is MISSING:
         return "failed"
     state = _reported_state(body)
@@ -252,31 +241,10 @@ def _check(task_id: str, call) -> str:
     return state or "unchanged"
 
 
-def _status_call(ctx: selectors.TaskContext) -> dict:
-    # get_status sends no studies, as in the original.
-    return _send(ctx, "get_status", studies=False)
-
-
-@_outbound_task("releases.check_task")
-def check_task(self, task_id: str) -> str:
-    """Poll one task, retrying transient failures with backoff."""
-    return _check(task_id, lambda ctx, fail: _outbound(self, lambda: _status_call(ctx), fail))
-
-
 @_outbound_task("releases.check_batch")
 def check_batch(self, task_ids: list[str]) -> dict[str, str]:
-    """Poll many tasks (of one service) in one Celery message; transient failures are handed to
-    check_task, which retries with backoff before failing the task."""
-    from orchestrator.lifecycles import releases as lifecycle
-
-    attempt = _once(_status_call)
-    one = _in_thread(lambda tid: _check(tid, attempt))
-    with ThreadPoolExecutor(max_workers=max(1, min(BATCH_THREADS, len(task_ids)))) as pool:
-        outcomes = dict(zip(task_ids, pool.map(one, task_ids), strict=True))
-    for tid, outcome in outcomes.items():
-        if outcome == "transient":
-            lifecycle.check_one(tid, **_hand_over())
-    return outcomes
+    """Poll many tasks (of one service) in one message."""
+    return _batch(self, task_ids, _check, lambda ids: (ids,))
 
 
 @regatta_task("releases.check_release", autoretry_for=NO_AUTORETRY)
@@ -298,8 +266,7 @@ def cancel_release(self, release_id: str) -> list[str]:
     return ids
 
 
-@_outbound_task("releases.cancel_task")
-def cancel_task(self, task_id: str) -> str:
+def _cancel(task_id: str, last: bool) -> str:
     """Tell the service, once; whatever it answers, the task is canceled (spec §4.6)."""
     ctx = selectors.task_context(task_id)
     if ctx is None or ctx.state in (T.CANCELED, T.FAILED, T.REJECTED):
@@ -314,6 +281,12 @@ def cancel_task(self, task_id: str) -> str:
         pass  # any answer is accepted
     services.task_mark_canceled(task_id)
     return "canceled"
+
+
+@_outbound_task("releases.cancel_tasks")
+def cancel_tasks(self, task_ids: list[str]) -> dict[str, str]:
+    """A chord header: `cancel` to these tasks' services, each sent once (no retries)."""
+    return _batch(self, task_ids, _cancel, lambda ids: (ids,))
 
 
 @regatta_task("releases.finish_cancel", autoretry_for=NO_AUTORETRY)

@@ -7,7 +7,8 @@ Modes:
 - manual: the test drives every report itself.
 Injectable failures per action (`fail[action]`): "500", "400", "hang" (sleep past the client's
 timeout), "state:<name>" (answer 200 with a wrong state), "refuse" (close the socket without an
-answer). `stop()` closes the listening socket, so every later call gets connection refused.
+answer), "down" (close the socket and stop: the service is gone from this call on). `stop()`
+closes the listening socket, so every later call gets connection refused.
 """
 
 from __future__ import annotations
@@ -185,9 +186,12 @@ class TaskServiceStandIn:
                 with self._lock:
                     self._hanging -= 1
             self._reply(handler, 200, {"state": NEXT_STATE.get(action, "running")})
-        elif failure == "refuse":
+        elif failure in ("refuse", "down"):
             handler.close_connection = True
             handler.connection.close()
+            if failure == "down":
+                # Not from this handler's own thread's caller: stop() waits for the serve loop.
+                threading.Thread(target=self.stop, daemon=True).start()
         elif failure.startswith("state:"):
             self._reply(handler, 200, {"state": failure.split(":", 1)[1]})
         else:
