@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 
-from domain.tracker import ratelimit
+from domain.common.vendor import by_vendor, vendor_sql
+from domain.tracker import queue_sqlite, ratelimit
 from domain.tracker.errors import SubmitUnauthorized, TrackerError
 from domain.tracker.models import FAILED, NEW, TR_FAIL, TR_OK, TR_SKIP, Project, WorkerAccess
 from domain.tracker.siphash import unique_string_hash
@@ -64,6 +65,15 @@ SELECT count(*) FROM closed
 CLOSE_SINGLE_SQL = CLOSE_SQL.format(extra="AND verification_count <= 1")
 CLOSE_VERIFIED_SQL = CLOSE_SQL.format(extra="")
 
+
+def _close_postgresql(cur, params: dict, *, single: bool) -> bool:
+    cur.execute(CLOSE_SINGLE_SQL if single else CLOSE_VERIFIED_SQL, params)
+    return cur.fetchone()[0] == 1
+
+
+# SQLite has no data-modifying CTEs: there the close is several statements in one transaction.
+_close = by_vendor(postgresql=_close_postgresql, sqlite=queue_sqlite.close)
+
 FAIL_SQL = """
 UPDATE tracker_task
 SET retries = LEAST(retries + 1, 32767), assignee_id = NULL,
@@ -74,6 +84,22 @@ SKIP_SQL = """
 UPDATE tracker_task SET status = 1, assignee_id = NULL
 WHERE id = %(task)s AND assignee_id = %(worker)s
 """
+
+# Each statement below that PostgreSQL alone speaks, with its SQLite equivalent (queue_sqlite.py).
+ASSIGN = {"postgresql": ASSIGN_SQL, "sqlite": queue_sqlite.ASSIGN_SQL}
+FAIL = {"postgresql": FAIL_SQL, "sqlite": queue_sqlite.FAIL_SQL}
+HELD_TASK = {
+    "postgresql": "SELECT verification_count FROM tracker_task"
+    " WHERE id = %(task)s AND assignee_id = %(worker)s FOR UPDATE",
+    "sqlite": queue_sqlite.HELD_TASK_SQL,
+}
+RECLAIM = {
+    "postgresql": "UPDATE tracker_task SET assignee_id = NULL, assign_time = NULL"
+    " WHERE status = 1 AND assignee_id IS NOT NULL"
+    # numeric: assign_time + a huge max_assign_time must not overflow bigint.
+    " AND assign_time::numeric + max_assign_time < %s",
+    "sqlite": queue_sqlite.RECLAIM_SQL,
+}
 
 UNASSIGN_SQL = """
 UPDATE tracker_task SET assignee_id = NULL WHERE id = %(task)s AND assignee_id = %(worker)s
@@ -240,7 +266,7 @@ def copy_rows(project_id: int, reqs: list[SubmitRequest]) -> io.StringIO:
     return io.StringIO(_copy_text(project_id, reqs)[0])
 
 
-def _copy_tasks(project_id: int, reqs: list[SubmitRequest]) -> int:
+def _copy_tasks_postgresql(project_id: int, reqs: list[SubmitRequest]) -> int:
     text, hashes = _copy_text(project_id, reqs)
     data = io.StringIO(text)
     with transaction.atomic(), connection.cursor() as cur:
@@ -266,6 +292,10 @@ def _copy_tasks(project_id: int, reqs: list[SubmitRequest]) -> int:
         return raw.rowcount
 
 
+# SQLite has no COPY: there a bulk submit is one executemany.
+_copy_tasks = by_vendor(postgresql=_copy_tasks_postgresql, sqlite=queue_sqlite.insert_tasks)
+
+
 def task_assign(*, worker_id: int, project_id: int) -> dict | None:
     """Assign the best eligible task of the project to the worker, or None ("No task available").
 
@@ -285,7 +315,8 @@ def task_assign(*, worker_id: int, project_id: int) -> dict | None:
     if not project["paused"] and (project["public"] or may_assign):
         with connection.cursor() as cur:
             cur.execute(
-                ASSIGN_SQL, {"worker": worker_id, "now": int(time.time()), "project": project_id}
+                vendor_sql(ASSIGN),
+                {"worker": worker_id, "now": int(time.time()), "project": project_id},
             )
             row = cur.fetchone()
         if row is not None:
@@ -356,12 +387,11 @@ def task_release(*, worker_id: int, task_id: int, result: int, verification: int
     params = {"task": task_id, "worker": worker_id}
     with connection.cursor() as cur:
         if result == TR_OK:
-            cur.execute(CLOSE_SINGLE_SQL, params)
-            if cur.fetchone()[0] == 1:
+            if _close(cur, params, single=True):
                 return True
             return _release_verified(cur, params, verification)
         if result == TR_FAIL:
-            cur.execute(FAIL_SQL, params)
+            cur.execute(vendor_sql(FAIL), params)
             return cur.rowcount == 1
         if result == TR_SKIP:
             cur.execute(SKIP_SQL, params)
@@ -372,11 +402,7 @@ def task_release(*, worker_id: int, task_id: int, result: int, verification: int
 def _release_verified(cur, params: dict, verification: int) -> bool:
     """Record this worker's verification hash; close once enough distinct workers agree."""
     with transaction.atomic():
-        cur.execute(
-            "SELECT verification_count FROM tracker_task"
-            " WHERE id = %(task)s AND assignee_id = %(worker)s FOR UPDATE",
-            params,
-        )
+        cur.execute(vendor_sql(HELD_TASK), params)
         row = cur.fetchone()
         if row is None:
             return False
@@ -393,8 +419,7 @@ def _release_verified(cur, params: dict, verification: int) -> bool:
             params,
         )
         if cur.fetchone()[0] >= row[0]:
-            cur.execute(CLOSE_VERIFIED_SQL, params)
-            return cur.fetchone()[0] == 1
+            return _close(cur, params, single=False)
         cur.execute(UNASSIGN_SQL, params)
         return False
 
@@ -403,13 +428,7 @@ def tasks_reclaim_timed_out(*, now: int | None = None) -> int:
     """Unassign NEW tasks held past their max_assign_time (retries unchanged)."""
     now = int(time.time()) if now is None else now
     with connection.cursor() as cur:
-        cur.execute(
-            "UPDATE tracker_task SET assignee_id = NULL, assign_time = NULL"
-            " WHERE status = 1 AND assignee_id IS NOT NULL"
-            # numeric: assign_time + a huge max_assign_time must not overflow bigint.
-            " AND assign_time::numeric + max_assign_time < %s",
-            [now],
-        )
+        cur.execute(vendor_sql(RECLAIM), [now])
         return cur.rowcount
 
 
