@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 
 from domain.tracker import ratelimit
 from domain.tracker.errors import TrackerError
@@ -208,12 +208,13 @@ def project_webhook_secret(*, project_id: int) -> str:
 
 def project_assignees(*, project_id: int) -> list[dict]:
     # One row per worker (two workers may share an alias such as "default_alias"), plus one
-    # for the unassigned tasks; ties in the count are ordered by worker id to keep it stable.
+    # for the unassigned tasks; ties in the count are ordered by worker id to keep it stable,
+    # the unassigned row last (PostgreSQL's default for NULLs; SQLite's is first).
     rows = (
         Task.objects.filter(project_id=project_id)
         .values("assignee_id", "assignee__alias")
         .annotate(task_count=Count("id"))
-        .order_by("task_count", "assignee_id")[:16]
+        .order_by("task_count", F("assignee_id").asc(nulls_last=True))[:16]
     )
     return [
         {
