@@ -22,26 +22,30 @@ class TaskContext:
     studies: list[str]
 
 
-def task_context(task_id: str, *, with_studies: bool = True) -> TaskContext | None:
-    task = Task.objects.select_related("release", "task_service").filter(pk=task_id).first()
-    if task is None:
-        return None
-    studies = (
-        list(task.release.studies.order_by("kf_id").values_list("kf_id", flat=True))
-        if with_studies
-        else []
-    )
-    return TaskContext(
-        task_id=task.kf_id,
-        state=task.state,
-        pending_action=task.pending_action,
-        release_id=task.release_id,
-        release_state=task.release.state,
-        service_id=task.task_service_id,
-        service_url=task.task_service.url,
-        service_token=task.task_service.outbound_token,
-        studies=studies,
-    )
+def task_contexts(task_ids: list[str], *, with_studies: bool = True) -> dict[str, TaskContext]:
+    """The contexts of many tasks in two queries (an outbound batch loads them at once)."""
+    tasks = list(Task.objects.select_related("release", "task_service").filter(pk__in=task_ids))
+    studies: dict[str, list[str]] = {}
+    if with_studies:
+        links = Release.studies.through.objects.filter(
+            release_id__in={t.release_id for t in tasks}
+        ).order_by("study_id")
+        for release_id, study_id in links.values_list("release_id", "study_id"):
+            studies.setdefault(release_id, []).append(study_id)
+    return {
+        task.kf_id: TaskContext(
+            task_id=task.kf_id,
+            state=task.state,
+            pending_action=task.pending_action,
+            release_id=task.release_id,
+            release_state=task.release.state,
+            service_id=task.task_service_id,
+            service_url=task.task_service.url,
+            service_token=task.task_service.outbound_token,
+            studies=studies.get(task.release_id, []),
+        )
+        for task in tasks
+    }
 
 
 def releases() -> QuerySet[Release]:

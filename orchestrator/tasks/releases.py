@@ -107,12 +107,15 @@ def _threads() -> ThreadPoolExecutor:
         return _pool
 
 
-def _in_thread(step: Callable[[str], str]) -> Callable[[str], str]:
-    def run(task_id: str) -> str:
+Step = Callable[[selectors.TaskContext, bool], str]
+
+
+def _in_thread(step: Step, last: bool) -> Callable[[selectors.TaskContext], str]:
+    def run(ctx: selectors.TaskContext) -> str:
         # What a request does on arrival: drop a broken or expired connection.
         close_old_connections()
         try:
-            return step(task_id)
+            return step(ctx, last)
         except _Transient:
             return TRANSIENT
 
@@ -122,15 +125,19 @@ def _in_thread(step: Callable[[str], str]) -> Callable[[str], str]:
 def _batch(
     task: Any,
     task_ids: list[str],
-    step: Callable[[str, bool], str],
+    step: Step,
     again: Callable[[list[str]], tuple],
+    *,
+    with_studies: bool = True,
 ) -> dict[str, str]:
-    """Run `step(task_id, last)` for every task concurrently; retry the transient ones with
+    """Run `step(context, last)` for every task concurrently; retry the transient ones with
     backoff as this same message with args `again(ids)`."""
     retries = task.request.retries
     last = retries >= settings.OUTBOUND_RETRIES
-    one = _in_thread(lambda tid: step(tid, last))
-    outcomes = dict(zip(task_ids, _threads().map(one, task_ids), strict=True))
+    contexts = selectors.task_contexts(task_ids, with_studies=with_studies)
+    outcomes = dict.fromkeys(task_ids, "skipped")
+    found = list(contexts.values())
+    outcomes.update(zip(contexts, _threads().map(_in_thread(step, last), found), strict=True))
     transient = [tid for tid, outcome in outcomes.items() if outcome == TRANSIENT]
     if transient:
         raise task.retry(
@@ -149,9 +156,9 @@ def prepare_release(self, release_id: str) -> list[str] | None:
     return services.release_prepare(release_id)
 
 
-def _initialize(task_id: str, last: bool) -> str:
-    ctx = selectors.task_context(task_id)
-    if ctx is None or ctx.state != T.WAITING or ctx.release_state != R.INITIALIZING:
+def _initialize(ctx: selectors.TaskContext, last: bool) -> str:
+    task_id = ctx.task_id
+    if ctx.state != T.WAITING or ctx.release_state != R.INITIALIZING:
         return "skipped"
 
     def reject(err: str) -> None:
@@ -185,12 +192,12 @@ _STEP = {
 }
 
 
-def _deliver(action: str, task_id: str, last: bool) -> str:
+def _deliver(action: str, ctx: selectors.TaskContext, last: bool) -> str:
     """Send `action` (start/publish) for one task the domain already moved to the step's state.
     The service may answer that state, no state, or the one after it (applied too)."""
     expected, ahead = _STEP[action]
-    ctx = selectors.task_context(task_id)
-    if ctx is None or ctx.pending_action != action or ctx.state != expected:
+    task_id = ctx.task_id
+    if ctx.pending_action != action or ctx.state != expected:
         return "skipped"
 
     def fail(err: str) -> None:
@@ -215,10 +222,10 @@ def send_batch(self, action: str, task_ids: list[str]) -> dict[str, str]:
     return _batch(self, task_ids, partial(_deliver, action), lambda ids: (action, ids))
 
 
-def _check(task_id: str, last: bool) -> str:
+def _check(ctx: selectors.TaskContext, last: bool) -> str:
     """Ask one task's service for its status and apply the answer."""
-    ctx = selectors.task_context(task_id, with_studies=False)
-    if ctx is None or ctx.state not in (T.RUNNING, T.PUBLISHING) or ctx.pending_action:
+    task_id = ctx.task_id
+    if ctx.state not in (T.RUNNING, T.PUBLISHING) or ctx.pending_action:
         return "skipped"
 
     def fail(err: str) -> None:
@@ -244,7 +251,7 @@ def _check(task_id: str, last: bool) -> str:
 @_outbound_task("releases.check_batch")
 def check_batch(self, task_ids: list[str]) -> dict[str, str]:
     """Poll many tasks (of one service) in one message."""
-    return _batch(self, task_ids, _check, lambda ids: (ids,))
+    return _batch(self, task_ids, _check, lambda ids: (ids,), with_studies=False)
 
 
 @regatta_task("releases.check_release", autoretry_for=NO_AUTORETRY)
@@ -266,10 +273,10 @@ def cancel_release(self, release_id: str) -> list[str]:
     return ids
 
 
-def _cancel(task_id: str, last: bool) -> str:
+def _cancel(ctx: selectors.TaskContext, last: bool) -> str:
     """Tell the service, once; whatever it answers, the task is canceled (spec §4.6)."""
-    ctx = selectors.task_context(task_id)
-    if ctx is None or ctx.state in (T.CANCELED, T.FAILED, T.REJECTED):
+    task_id = ctx.task_id
+    if ctx.state in (T.CANCELED, T.FAILED, T.REJECTED):
         return "skipped"
     try:
         _send(ctx, "cancel")

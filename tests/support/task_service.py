@@ -14,6 +14,7 @@ closes the listening socket, so every later call gets connection refused.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -68,10 +69,22 @@ class TaskServiceStandIn:
         self._fired: dict[str, int] = defaultdict(int)
         # Injected hangs whose caller is still waiting for the answer.
         self._hanging = 0
+        # Open client connections: a stopped service drops its kept-alive ones too.
+        self._connections: set[socket.socket] = set()
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with standin._lock:
+                    standin._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with standin._lock:
+                    standin._connections.discard(self.connection)
+                super().finish()
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -92,6 +105,13 @@ class TaskServiceStandIn:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        with self._lock:
+            open_connections, self._connections = list(self._connections), set()
+        for conn in open_connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client closed it first
 
     def set_state(self, task_id: str, state: str, progress: int | None = None) -> None:
         with self._lock:
