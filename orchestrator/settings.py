@@ -71,6 +71,8 @@ TEMPLATES = [
 
 def _database() -> dict:
     db = dj_database_url.parse(config.database_url(), conn_max_age=60, conn_health_checks=True)
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        db["ENGINE"] = "orchestrator.postgres"
     if db["ENGINE"] == "django.db.backends.sqlite3":
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock upgrading a
