@@ -58,16 +58,21 @@ def transition(
     on_applied: Callable[[Any, str, str], None] | None = None,
     strict: bool = False,
     detail: dict | None = None,
+    locked: models.Model | None = None,
 ) -> TransitionResult:
     """Move `model(pk)` to `target` if its state is one of `allowed_from`.
 
     Returns a result with `applied=False` when the row is already elsewhere (another worker got
     there first), unless `strict`, in which case an illegal move raises `IllegalTransition`.
     Repeating the current state is never an error and never logged.
+
+    `locked` is the row when the caller already holds it `select_for_update` in its own
+    transaction: it is not read again, and no savepoint is made (two round trips), so an error
+    here aborts the caller's whole transaction.
     """
     allowed = frozenset(allowed_from)
-    with transaction.atomic():
-        obj = model.objects.select_for_update().filter(pk=pk).first()
+    with transaction.atomic(savepoint=locked is None):
+        obj = locked or model.objects.select_for_update().filter(pk=pk).first()
         if obj is None:
             raise NotFound(f"{model.__name__} {pk} not found")
         source = getattr(obj, field_name)

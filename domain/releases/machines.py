@@ -82,6 +82,7 @@ def move_release(
     *,
     updates: dict | Callable[[Any], dict] | None = None,
     strict: bool = False,
+    locked: Release | None = None,
 ) -> TransitionResult:
     return transition(
         Release,
@@ -91,6 +92,7 @@ def move_release(
         updates=_with_clock(updates),
         on_applied=_release_event,
         strict=strict,
+        locked=locked,
     )
 
 
@@ -100,6 +102,7 @@ def move_task(
     *,
     updates: dict | Callable[[Any], dict] | None = None,
     strict: bool = False,
+    locked: Task | None = None,
 ) -> TransitionResult:
     return transition(
         Task,
@@ -109,6 +112,7 @@ def move_task(
         updates=_with_clock(updates),
         on_applied=_task_event,
         strict=strict,
+        locked=locked,
     )
 
 

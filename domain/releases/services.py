@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from domain.common.errors import IllegalTransition, NotFound
+from domain.common.errors import Forbidden, IllegalTransition, NotFound
 from domain.common.tokens import IssuedToken, token_create
 from domain.releases import versions
 from domain.releases.errors import FieldErrors, field_error
@@ -206,24 +206,27 @@ def release_publish(release_id: str) -> Release:
     return Release.objects.get(pk=release_id)
 
 
-def _complete(release_id: str) -> None:
+def _complete(release_id: str, locked: Release | None = None) -> None:
     move_release(
         release_id,
         R.PUBLISHED,
         updates=lambda obj: {
             "version": versions.published_version(obj.version, is_major=obj.is_major)
         },
+        locked=locked,
     )
 
 
-def _release_follow_up(release_id: str) -> None:
-    """Under the release lock: move the release when its tasks say so."""
-    release = Release.objects.get(pk=release_id)
-    states = set(Task.objects.filter(release_id=release_id).values_list("state", flat=True))
+def _release_follow_up(release: Release) -> None:
+    """Under the release lock (`release` is the row as locked): move the release when its
+    tasks say so."""
+    if release.state not in (R.RUNNING, R.PUBLISHING):
+        return
+    states = set(Task.objects.filter(release_id=release.pk).values_list("state", flat=True))
     if release.state == R.RUNNING and states == {T.STAGED}:
-        move_release(release_id, R.STAGED)
+        move_release(release.pk, R.STAGED, locked=release)
     elif release.state == R.PUBLISHING and states == {T.PUBLISHED}:
-        _complete(release_id)
+        _complete(release.pk, locked=release)
 
 
 def release_check_tasks(release_id: str) -> None:
@@ -238,7 +241,7 @@ def release_check_tasks(release_id: str) -> None:
         if dead and release.state in RELEASE_LIVE:
             _begin_cancel(release, fail=bool(dead & {T.FAILED, T.REJECTED}))
         else:
-            _release_follow_up(release_id)
+            _release_follow_up(release)
 
 
 # --- cancel and failure --------------------------------------------------------------------------
@@ -395,6 +398,7 @@ def task_report(
     progress: Any = None,
     strict: bool = True,
     asked_at: datetime | None = None,
+    reporter: str | None = None,
 ) -> Task:
     """A task service reports `state` and/or `progress` (PATCH /tasks/{id}, or a poll answer).
 
@@ -402,26 +406,41 @@ def task_report(
     the move is applied with its event; repeating the current state changes nothing; anything
     else raises IllegalTransition (strict, PATCH → 400) or is ignored (poll). A poll
     answer carries `asked_at`, when the poll was sent: its progress is dropped when a push
-    arrived since, so a slow poll never rolls back a fresher pushed progress.
+    arrived since, so a slow poll never rolls back a fresher pushed progress. `reporter` is the
+    task service a service token speaks for: it may report only its own tasks (Forbidden).
+    Returns the task as it is now, with its service.
     """
     target = normalize_state(state)
     number = parse_progress(progress)
     task = (
         Task.objects.filter(pk=task_id)
-        .only("release_id", "state", "progress", "reported_at")
+        .only("release_id", "task_service_id", "state", "progress", "reported_at")
         .first()
     )
     if task is None:
         raise NotFound("Not found.")
+    if reporter is not None and reporter != task.task_service_id:
+        raise Forbidden("This token may update only its own task service's tasks.")
     if _is_stale(task, asked_at):
         number = None
     # Refuse an illegal report before taking any lock.
     early = _reportable(task.state, target, strict=strict)
-    if early is None and (number is None or number == task.progress):
-        # Nothing to change (most polls): no locks, no writes.
-        return task
+    if early is not None or (number is not None and number != task.progress):
+        _apply_report(task.release_id, task_id, target, number, asked_at=asked_at, strict=strict)
+    return Task.objects.select_related("task_service").get(pk=task_id)
+
+
+def _apply_report(
+    release_id: str,
+    task_id: str,
+    target: str | None,
+    number: int | None,
+    *,
+    asked_at: datetime | None,
+    strict: bool,
+) -> None:
     with transaction.atomic():
-        release = _lock_release(task.release_id)
+        release = _lock_release(release_id)
         task = Task.objects.select_for_update().get(pk=task_id)
         target = _reportable(task.state, target, strict=strict)
         if _is_stale(task, asked_at):
@@ -429,15 +448,15 @@ def task_report(
         changes: dict[str, Any] = {"reported_at": timezone.now()} if asked_at is None else {}
         if number is not None and number != task.progress:
             changes["progress"] = number
-        if changes:
-            Task.objects.filter(pk=task_id).update(**changes)
-        if target is not None:
-            move_task(task_id, target, updates={"pending_action": ""})
-            if target in _DOWN_FAILS:
-                _begin_cancel(release, fail=_DOWN_FAILS[target])
-            else:
-                _release_follow_up(release.pk)
-    return Task.objects.get(pk=task_id)
+        if target is None:
+            if changes:
+                Task.objects.filter(pk=task_id).update(**changes)
+            return
+        move_task(task_id, target, updates={"pending_action": "", **changes}, locked=task)
+        if target in _DOWN_FAILS:
+            _begin_cancel(release, fail=_DOWN_FAILS[target])
+        else:
+            _release_follow_up(release)
 
 
 def task_action_acknowledged(task_id: str, action: str) -> None:

@@ -102,3 +102,22 @@ def test_the_log_refuses_rewrites_and_deletes():
     with pytest.raises(ValueError):
         TransitionLog.objects.all().delete()
     assert TransitionLog.objects.get().target == "running"
+
+
+@pytest.mark.django_db
+def test_a_row_the_caller_locked_is_moved_without_reading_it_again():
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    widget = Widget.objects.create()
+    with transaction.atomic():
+        locked = Widget.objects.select_for_update().get(pk=widget.pk)
+        with CaptureQueriesContext(connection) as queries:
+            result = transition(
+                Widget, pk=widget.pk, target="running", allowed_from={"new"}, locked=locked
+            )
+    assert result.applied
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert statements == ["UPDATE", "INSERT"]  # no re-read, no savepoint
+    widget.refresh_from_db()
+    assert widget.state == "running"
