@@ -61,6 +61,15 @@ def _after_commit(step: str, *args: Any) -> None:
     transaction.on_commit(run)
 
 
+def _lock_tasks(release_id: str, state: str) -> list[Task]:
+    """The release's tasks in `state`, locked (the caller holds the release lock first)."""
+    return list(
+        Task.objects.select_for_update()
+        .filter(release_id=release_id, state=state)
+        .order_by("created_at")
+    )
+
+
 def _lock_release(release_id: str) -> Release:
     release = Release.objects.select_for_update().filter(pk=release_id).first()
     if release is None:
@@ -165,20 +174,20 @@ def release_start(release_id: str) -> list[str]:
         states = list(Task.objects.filter(release_id=release_id).values_list("state", flat=True))
         if not states or any(s != T.INITIALIZED for s in states):
             return []
-        move_release(release_id, R.RUNNING)
-        ids = list(
-            Task.objects.filter(release_id=release_id, state=T.INITIALIZED)
-            .order_by("created_at")
-            .values_list("kf_id", flat=True)
-        )
+        move_release(release_id, R.RUNNING, locked=release)
+        tasks = _lock_tasks(release_id, T.INITIALIZED)
         # Due at the first sweep after `start` is acknowledged (the sweep skips a task until
         # then), so a poll-only service is seen within one poll interval. Polls go at the
         # lowest broker priority, so a burst of them never delays an initialize or a start.
         first_check = timezone.now()
-        for tid in ids:
+        for task in tasks:
             move_task(
-                tid, T.RUNNING, updates={"pending_action": "start", "next_check_at": first_check}
+                task.pk,
+                T.RUNNING,
+                updates={"pending_action": "start", "next_check_at": first_check},
+                locked=task,
             )
+        ids = [task.pk for task in tasks]
         _after_commit("start", ids)
         return ids
 
@@ -187,22 +196,21 @@ def release_publish(release_id: str) -> Release:
     """staged → publishing (400 from any other state, nothing changed); every task staged →
     publishing, owing a `publish` call. A release without tasks is published at once."""
     with transaction.atomic():
-        _lock_release(release_id)
-        move_release(release_id, R.PUBLISHING, strict=True)
-        ids = list(
-            Task.objects.filter(release_id=release_id, state=T.STAGED).values_list(
-                "kf_id", flat=True
-            )
-        )
+        release = _lock_release(release_id)
+        move_release(release_id, R.PUBLISHING, strict=True, locked=release)
+        tasks = _lock_tasks(release_id, T.STAGED)
         now = timezone.now()
-        for tid in ids:
+        for task in tasks:
             move_task(
-                tid, T.PUBLISHING, updates={"pending_action": "publish", "next_check_at": now}
+                task.pk,
+                T.PUBLISHING,
+                updates={"pending_action": "publish", "next_check_at": now},
+                locked=task,
             )
         if not Task.objects.filter(release_id=release_id).exists():
-            _complete(release_id)
+            _complete(release_id, locked=release)
         else:
-            _after_commit("publish", ids)
+            _after_commit("publish", [task.pk for task in tasks])
     return Release.objects.get(pk=release_id)
 
 
