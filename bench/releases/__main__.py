@@ -4,11 +4,14 @@ Load (issue 3): 20 stand-in task services that answer at once, 50 releases creat
 Measured, each as p50/p95 and as a ratio to the floor (a no-op Celery round trip, `common.ping`):
   1. POST /releases → every task of the release started (the service received `start`);
   2. last `staged` report (PATCH) → release `staged` as read through the API, quiet and in a burst;
-  3. POST …/publish → release `published` (services PATCH `published` as soon as asked);
+  3. POST …/publish → release `published` (services PATCH `published` as soon as asked); the
+     release completes inside the last PATCH's transaction, so that PATCH's answer is the moment
+     the API shows it `published` (checked once per release; polling every release through the
+     API during the burst would itself load the web server);
   4. poll mode: the service turns `staged` in its own store → release `staged` via the API.
 
-Everything runs for real: gunicorn, Celery workers (prefork for `default`, threads for
-`outbound`, 4 processes), beat, PostgreSQL and Redis. Defaults use their own database and Redis db:
+Everything runs for real: gunicorn, Celery workers (a prefork worker on `default` -c 2 and one
+on `outbound` -c 4), beat, PostgreSQL and Redis. Defaults use their own database and Redis db:
 BENCH_DATABASE_URL (postgres://postgres:postgres@127.0.0.1:5432/regatta_bench_releases) and
 BENCH_REDIS_URL (redis://127.0.0.1:6379/15). Knobs: BENCH_RELEASES (50), BENCH_SERVICES (20),
 BENCH_POLL_INTERVAL (2 s), BENCH_OUTBOUND_POOL (prefork; or threads), BENCH_OUTBOUND_PROCS (4),
