@@ -23,7 +23,8 @@ from domain.tracker.siphash import unique_string_hash
 
 DUPLICATE_MESSAGE = 'pq: duplicate key value violates unique constraint "project_hash_unique"'
 
-ASSIGN_SQL = """
+# {lock} is `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers and needs none.
+_ASSIGN_TEMPLATE = """
 UPDATE tracker_task SET assignee_id = %(worker)s, assign_time = %(now)s
 WHERE id = (
     SELECT t.id FROM tracker_task t
@@ -32,11 +33,12 @@ WHERE id = (
                       WHERE v.task_id = t.id AND v.worker_id = %(worker)s)
     ORDER BY t.priority DESC, t.id ASC
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
+    {lock}
 )
 RETURNING id, priority, assignee_id, retries, max_retries, status, recipe, max_assign_time,
           assign_time, verification_count
 """
+ASSIGN_SQL = _ASSIGN_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED")
 
 # Deleting an assigned task closes it: a tally row counts it for the project and the worker and a
 # copy goes to the chained project (a duplicate hash there is skipped), all in this one statement.
@@ -86,7 +88,7 @@ WHERE id = %(task)s AND assignee_id = %(worker)s
 """
 
 # Each statement below that PostgreSQL alone speaks, with its SQLite equivalent (queue_sqlite.py).
-ASSIGN = {"postgresql": ASSIGN_SQL, "sqlite": queue_sqlite.ASSIGN_SQL}
+ASSIGN = {"postgresql": ASSIGN_SQL, "sqlite": _ASSIGN_TEMPLATE.format(lock="")}
 FAIL = {"postgresql": FAIL_SQL, "sqlite": queue_sqlite.FAIL_SQL}
 HELD_TASK = {
     "postgresql": "SELECT verification_count FROM tracker_task"

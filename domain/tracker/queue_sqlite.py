@@ -25,20 +25,6 @@ if TYPE_CHECKING:
 
     from domain.tracker.queue import SubmitRequest
 
-ASSIGN_SQL = """
-UPDATE tracker_task SET assignee_id = %(worker)s, assign_time = %(now)s
-WHERE id = (
-    SELECT t.id FROM tracker_task t
-    WHERE t.project_id = %(project)s AND t.status = 1 AND t.assignee_id IS NULL
-      AND NOT EXISTS (SELECT 1 FROM tracker_workerverifiestask v
-                      WHERE v.task_id = t.id AND v.worker_id = %(worker)s)
-    ORDER BY t.priority DESC, t.id ASC
-    LIMIT 1
-)
-RETURNING id, priority, assignee_id, retries, max_retries, status, recipe, max_assign_time,
-          assign_time, verification_count
-"""
-
 FAIL_SQL = """
 UPDATE tracker_task
 SET retries = MIN(retries + 1, 32767), assignee_id = NULL,

@@ -13,7 +13,7 @@ import pytest
 import redis
 import requests
 
-from domain.releases.models import Study
+from domain.releases.models import Study, Task
 from tests.support.processes import (
     BIN,
     Proc,
@@ -91,6 +91,16 @@ class Coordinator:
         except AssertionError:
             raise AssertionError(f"{kf_id} stuck in {seen.get('state')}: {seen}") from None
         return seen
+
+    def wait_started(self, kf_id: str) -> str:
+        """Wait until the release runs and its one task's service has answered `start` (its
+        answer sets the service's own store, so a test must not set that store earlier)."""
+        task_id = self.wait_state(kf_id, "running")["tasks"][0]["kf_id"]
+        wait_until(
+            lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
+            message="start acknowledged",
+        )
+        return task_id
 
     def register(self, standin: TaskServiceStandIn, **extra) -> dict:
         body = {"name": standin.name, "author": "tester", "url": standin.url, **extra}

@@ -158,11 +158,7 @@ def test_a_release_stuck_in_canceling_fails_when_its_task_reports_failed(coordin
     svc = standin(mode="manual")
     coordinator.register(svc)
     kf_id = coordinator.create()["kf_id"]
-    task_id = coordinator.wait_state(kf_id, "running")["tasks"][0]["kf_id"]
-    wait_until(
-        lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
-        message="start acknowledged",
-    )
+    task_id = coordinator.wait_started(kf_id)
     # Stuck: canceling with no cancel step under way (written straight to Postgres, as if its
     # message were lost); redriven_at ahead keeps a running beat's reconciler off it for now.
     Release.objects.filter(pk=kf_id).update(

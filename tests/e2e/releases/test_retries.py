@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from domain.releases.models import Task
-from tests.support.processes import wait_until
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -60,12 +57,7 @@ def test_zero_retries_fails_a_status_poll_at_the_first_500(isolated_stack, stand
     svc = standin(mode="manual")
     coordinator.register(svc)
     kf_id = coordinator.create()["kf_id"]
-    running = coordinator.wait_state(kf_id, "running")
-    task_id = running["tasks"][0]["kf_id"]
-    wait_until(
-        lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
-        message="start acknowledged",
-    )
+    task_id = coordinator.wait_started(kf_id)
     svc.fail["get_status"] = "500"
     assert coordinator.call("POST", "/tasks/status_checks").status_code == 200
     done = coordinator.wait_state(kf_id, "failed", timeout=40)

@@ -34,11 +34,7 @@ def test_get_status_sends_the_exact_body_and_headers(coordinator, standin):
     svc = standin(mode="manual")
     coordinator.register(svc, outbound_token="poll-secret")
     kf_id = coordinator.create()["kf_id"]
-    task_id = coordinator.wait_state(kf_id, "running")["tasks"][0]["kf_id"]
-    wait_until(
-        lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
-        message="start acknowledged",
-    )
+    task_id = coordinator.wait_started(kf_id)
     svc.set_state(task_id, "running", 30)
     assert coordinator.call("POST", "/tasks/status_checks").status_code == 200
     wait_until(lambda: svc.actions("get_status"), message="get_status sent")
@@ -55,13 +51,7 @@ def test_a_failed_status_reply_fails_the_release(coordinator, standin, releases_
     svc = standin(mode="manual")
     coordinator.register(svc)
     kf_id = coordinator.create()["kf_id"]
-    task_id = coordinator.wait_state(kf_id, "running")["tasks"][0]["kf_id"]
-    # The release is running before `start` reaches the service, whose answer sets its own
-    # store to running: wait for that answer, or it overwrites the failure set below.
-    wait_until(
-        lambda: Task.objects.filter(pk=task_id, pending_action="").exists(),
-        message="start acknowledged",
-    )
+    task_id = coordinator.wait_started(kf_id)
     svc.set_state(task_id, "failed")
     done = coordinator.wait_state(kf_id, "failed")
     assert [t["state"] for t in done["tasks"]] == ["failed"]
