@@ -467,8 +467,11 @@ def _apply_report(
             _release_follow_up(release)
 
 
-def task_action_acknowledged(task_id: str, action: str) -> None:
-    Task.objects.filter(pk=task_id, pending_action=action).update(pending_action="")
+def tasks_action_acknowledged(task_ids: list[str], action: str) -> None:
+    """The services answered `action` for these tasks: nothing is owed any more (one UPDATE for
+    a whole batch; a report that arrived first has cleared it already)."""
+    if task_ids:
+        Task.objects.filter(pk__in=task_ids, pending_action=action).update(pending_action="")
 
 
 def task_create(

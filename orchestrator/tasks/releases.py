@@ -129,15 +129,18 @@ def _batch(
     again: Callable[[list[str]], tuple],
     *,
     with_studies: bool = True,
+    settle: Callable[[dict[str, str]], Any] | None = None,
 ) -> dict[str, str]:
-    """Run `step(context, last)` for every task concurrently; retry the transient ones with
-    backoff as this same message with args `again(ids)`."""
+    """Run `step(context, last)` for every task concurrently, then `settle(outcomes)`; retry the
+    transient ones with backoff as this same message with args `again(ids)`."""
     retries = task.request.retries
     last = retries >= settings.OUTBOUND_RETRIES
     contexts = selectors.task_contexts(task_ids, with_studies=with_studies)
     outcomes = dict.fromkeys(task_ids, "skipped")
     found = list(contexts.values())
     outcomes.update(zip(contexts, _threads().map(_in_thread(step, last), found), strict=True))
+    if settle is not None:
+        settle(outcomes)
     transient = [tid for tid, outcome in outcomes.items() if outcome == TRANSIENT]
     if transient:
         raise task.retry(
@@ -210,7 +213,6 @@ def _deliver(action: str, ctx: selectors.TaskContext, last: bool) -> str:
     if state not in (None, expected, ahead):
         fail(f"service answered state {state}")
         return "failed"
-    services.task_action_acknowledged(task_id, action)
     if state == ahead:
         services.task_report(task_id, state=ahead, progress=body.get("progress"), strict=False)
     return "sent"
@@ -219,7 +221,14 @@ def _deliver(action: str, ctx: selectors.TaskContext, last: bool) -> str:
 @_outbound_task("releases.send_batch")
 def send_batch(self, action: str, task_ids: list[str]) -> dict[str, str]:
     """Send `start` or `publish` to many tasks at once, concurrently."""
-    return _batch(self, task_ids, partial(_deliver, action), lambda ids: (action, ids))
+
+    def acknowledge(outcomes: dict[str, str]) -> None:
+        sent = [tid for tid, outcome in outcomes.items() if outcome == "sent"]
+        services.tasks_action_acknowledged(sent, action)
+
+    return _batch(
+        self, task_ids, partial(_deliver, action), lambda ids: (action, ids), settle=acknowledge
+    )
 
 
 def _check(ctx: selectors.TaskContext, last: bool) -> str:

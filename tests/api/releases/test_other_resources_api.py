@@ -51,7 +51,7 @@ def running_task(release, service):
     task = Task.objects.get(release=release)
     services.task_initialized(task.kf_id)
     services.release_start(release.kf_id)
-    services.task_action_acknowledged(task.kf_id, "start")
+    services.tasks_action_acknowledged([task.kf_id], "start")
     return task
 
 
