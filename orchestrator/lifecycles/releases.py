@@ -40,11 +40,10 @@ def initialize(release_id: str, task_ids: list[str]) -> None:
 
 # Calls per batch message. Initialize uses smaller batches so that one release's calls still
 # fan out over several worker processes.
-BATCH = 50
 INITIALIZE_BATCH = 10
 
 
-def _chunks(ids: list[str], size: int = BATCH) -> list[list[str]]:
+def _chunks(ids: list[str], size: int = t.MAX_BATCH) -> list[list[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
@@ -71,7 +70,7 @@ def cancel_canvas(release_id: str, task_ids: list[str]) -> None:
 
 
 def check_tasks(task_ids: list[str]) -> None:
-    """Poll these tasks: one batch message per task service (and per BATCH tasks)."""
+    """Poll these tasks: one batch message per task service (and per MAX_BATCH tasks)."""
     from domain.releases.models import Task
 
     by_service: dict[str, list[str]] = {}

@@ -37,8 +37,9 @@ T = TaskState
 NO_AUTORETRY: tuple = ()
 MISSING = object()
 TRANSIENT = "transient"
-# Concurrent calls of one batch message.
+# Concurrent calls of one batch message, and the most calls one message carries.
 BATCH_THREADS = 8
+MAX_BATCH = 50
 
 
 def _backoff(retries: int) -> float:
@@ -62,12 +63,22 @@ def _reported_state(body: dict) -> str | None:
     return value.strip().lower() if isinstance(value, str) else None
 
 
+def _batch_time_limit() -> int:
+    """Long enough for the slowest full batch: each round of BATCH_THREADS calls may wait out
+    both the connect and the read timeout of every call."""
+    rounds = -(-MAX_BATCH // BATCH_THREADS)
+    return int(rounds * 2 * settings.OUTBOUND_TIMEOUT) + 30
+
+
 def _outbound_task(name: str, **kw: Any):
+    limit = _batch_time_limit()
     return regatta_task(
         name,
         queue="outbound",
         autoretry_for=NO_AUTORETRY,
         max_retries=None,
+        soft_time_limit=limit,
+        time_limit=limit + 30,
         **kw,
     )
 
