@@ -119,3 +119,16 @@ HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
 OUTBOUND_TIMEOUT = env_float("OUTBOUND_TIMEOUT", 15.0)
 # Retries after the first attempt of a transient failure: 2 = 3 attempts in all, 0 = fail at once.
 OUTBOUND_RETRIES = env_int("OUTBOUND_RETRIES", 2)
+
+# --- OIDC bearer JWTs (optional) ---------------------------------------------------------------
+# The original's users authenticate with RS256 JWTs from an OIDC provider (Auth0). Unset JWKS URL:
+# JWTs are not accepted at all and every bearer value is looked up as an API token.
+OIDC_JWKS_URL = env_str("OIDC_JWKS_URL")
+# Each is checked when set. The original checked no audience, so a token its tenant issued for
+# another API was accepted too.
+OIDC_ISSUER = env_str("OIDC_ISSUER")
+OIDC_AUDIENCE = env_str("OIDC_AUDIENCE")
+OIDC_ROLES_CLAIM = env_str("OIDC_ROLES_CLAIM", "https://kidsfirstdrc.org/roles")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "https://kidsfirstdrc.org/groups")
+# Seconds a fetched key set is trusted before it is fetched again (an unknown kid refetches sooner).
+OIDC_JWKS_CACHE_SECONDS = env_float("OIDC_JWKS_CACHE_SECONDS", 3600.0)

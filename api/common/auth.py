@@ -8,15 +8,16 @@ from django.http import HttpRequest
 from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer
 
-from domain.common.models import ApiToken, Role
-from domain.common.tokens import token_authenticate
+from domain.common.models import Role
+from domain.common.tokens import Caller, bearer_authenticate
 
 ANY_ROLE = tuple(Role.values)
 
 
 class TokenAuth(HttpBearer):
-    """`Authorization: Bearer <token>`. Unknown or missing → 401; a known token whose role is not
-    in `roles` → 403. The authenticated token is `request.auth`."""
+    """`Authorization: Bearer <token>`: an API token, or a JWT of the OIDC provider when one is
+    configured. Unknown, invalid or missing → 401; a known caller whose role is not in `roles`
+    → 403. `request.auth` is the ApiToken or the JWT's Principal (same attributes)."""
 
     def __init__(self, roles: Iterable[str] = ANY_ROLE) -> None:
         super().__init__()
@@ -25,8 +26,8 @@ class TokenAuth(HttpBearer):
         if unknown:
             raise ValueError(f"unknown roles: {sorted(unknown)}")
 
-    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
-        found = token_authenticate(plaintext=token)
+    def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
+        found = bearer_authenticate(credential=token)
         if found is None:
             return None
         if found.role not in self.roles:

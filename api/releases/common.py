@@ -14,8 +14,8 @@ from ninja.security import HttpBearer
 from api.common.links import base_url
 from domain.common.errors import DomainError, Forbidden, InvalidInput
 from domain.common.ids import is_kf_id
-from domain.common.models import ApiToken, Role
-from domain.common.tokens import token_authenticate
+from domain.common.models import Role
+from domain.common.tokens import Caller, bearer_authenticate
 from domain.releases.errors import FieldErrors
 from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
 
@@ -34,14 +34,15 @@ class CredentialsMissing(DomainError):
 
 
 class RoleAuth(HttpBearer):
-    """A bearer API token whose role is one of `roles` (403 with `message` otherwise)."""
+    """A bearer API token, or an OIDC JWT when configured, whose role is one of `roles` (403 with
+    `message` otherwise). An invalid JWT is no credential: the same 403 as a missing token."""
 
     def __init__(self, roles: Iterable[str], message: str) -> None:
         super().__init__()
         self.roles = frozenset(roles)
         self.message = message
 
-    def __call__(self, request: HttpRequest) -> ApiToken:
+    def __call__(self, request: HttpRequest) -> Caller:
         # The original (DRF) answers a write without valid credentials with 403 and this text;
         # the family's own token routes (/_/releases/…) keep the foundation's 401.
         found = super().__call__(request)
@@ -49,8 +50,8 @@ class RoleAuth(HttpBearer):
             raise CredentialsMissing("Authentication credentials were not provided.")
         return found
 
-    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
-        found = token_authenticate(plaintext=token)
+    def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
+        found = bearer_authenticate(credential=token)
         if found is None:
             return None
         if found.role not in self.roles:
@@ -65,7 +66,7 @@ task_writer_auth = RoleAuth((Role.ADMIN, Role.SERVICE), "Must be an admin")
 trigger_auth = RoleAuth((Role.ADMIN, Role.SERVICE), "Must be an admin or a service")
 
 
-def require_study_groups(token: ApiToken, study_ids: Iterable[str]) -> None:
+def require_study_groups(token: Caller, study_ids: Iterable[str]) -> None:
     """Admins may touch any release; anyone else only releases whose studies are all theirs."""
     if token.role == Role.ADMIN:
         return

@@ -17,7 +17,8 @@ from api.releases.common import (
 )
 from api.releases.schemas import StatusOut, TaskIn, TaskOut, TaskPatch, provided
 from domain.common.errors import NotFound
-from domain.common.models import ApiToken, Role
+from domain.common.models import Role
+from domain.common.tokens import Caller
 from domain.releases import selectors, services
 from domain.releases.errors import FieldErrors, field_error
 from domain.releases.models import Release, Task, TaskService, TaskState
@@ -88,8 +89,9 @@ def get_task(request: HttpRequest, kf_id: str):
     return task_body(request, _get(kf_id))
 
 
-def _reporter(token: ApiToken) -> str | None:
-    """The task service a service token speaks for (None: an admin, who may report any task)."""
+def _reporter(token: Caller) -> str | None:
+    """The task service a service token speaks for (None: an admin, who may report any task).
+    A JWT's principal is never a service (the roles claim maps to admin/dev/user only)."""
     if token.role != Role.SERVICE:
         return None
     return token.subject.removeprefix("task-service:") if token.subject else ""

@@ -10,12 +10,19 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from domain.common import oidc
 from domain.common.errors import InvalidInput
 from domain.common.models import ApiToken, Role
+from domain.common.oidc import Principal
 
 TOKEN_PREFIX = "rg_"  # noqa: S105 (a marker, not a secret)
 # Writing last_used_at on every request would turn reads into writes; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+# Whoever a bearer credential speaks for: a stored API token, or a verified JWT's principal.
+# Both carry `role`, `study_groups`, `subject` and `name`, which is all endpoints read.
+Caller = ApiToken | Principal
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,16 @@ def token_authenticate(*, plaintext: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def bearer_authenticate(*, credential: str) -> Caller | None:
+    """The caller a bearer value speaks for, or None. A JWT-shaped value is verified as a JWT
+    when OIDC is configured (API tokens never contain dots, so nothing is tried twice); anything
+    else, and every value while OIDC is off, is looked up as an API token."""
+    config = oidc.oidc_config()
+    if config is not None and oidc.looks_like_jwt(credential):
+        return oidc.jwt_authenticate(credential, config)
+    return token_authenticate(plaintext=credential)
 
 
 def token_revoke(*, token_id: int) -> bool:
