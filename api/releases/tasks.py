@@ -90,11 +90,9 @@ def get_task(request: HttpRequest, kf_id: str):
 
 
 def _reporter(token: Caller) -> str | None:
-    """The task service a service token speaks for (None: an admin, who may report any task).
+    """The subject a service token is bound to (None: an admin, who may report any task).
     A JWT's principal is never a service (the roles claim maps to admin/dev/user only)."""
-    if token.role != Role.SERVICE:
-        return None
-    return token.subject.removeprefix("task-service:") if token.subject else ""
+    return token.subject if token.role == Role.SERVICE else None
 
 
 def _report(request: HttpRequest, kf_id: str, fields: dict) -> dict:

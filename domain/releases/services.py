@@ -415,7 +415,8 @@ def task_report(
     else raises IllegalTransition (strict, PATCH → 400) or is ignored (poll). A poll
     answer carries `asked_at`, when the poll was sent: its progress is dropped when a push
     arrived since, so a slow poll never rolls back a fresher pushed progress. `reporter` is the
-    task service a service token speaks for: it may report only its own tasks (Forbidden).
+    subject of the service token that reports (see service_subject): a service may report only
+    its own tasks (Forbidden).
     Returns the task as it is now, with its service.
     """
     target = normalize_state(state)
@@ -427,7 +428,7 @@ def task_report(
     )
     if task is None:
         raise NotFound("Not found.")
-    if reporter is not None and reporter != task.task_service_id:
+    if reporter is not None and reporter != service_subject(task.task_service_id):
         raise Forbidden("This token may update only its own task service's tasks.")
     if _is_stale(task, asked_at):
         number = None
