@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import dj_database_url
@@ -152,6 +153,10 @@ def _proxy_ssl_header() -> tuple[str, str] | None:
     name = env_str("SECURE_PROXY_SSL_HEADER")
     if not name:
         return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto: {name!r}"
+        )
     return ("HTTP_" + name.upper().replace("-", "_"), "https")
 
 

@@ -94,6 +94,12 @@ def test_it_marks_cookies_secure_and_sends_hsts_behind_https(tmp_path):
     assert shorter["SECURE_HSTS_SECONDS"] == 600
 
 
+def test_it_refuses_to_start_with_a_proxy_ssl_header_that_is_no_header_name(tmp_path):
+    env = _env(tmp_path, SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto: https")
+    done = _run([sys.executable, "manage.py", "check"], env)
+    assert done.returncode != 0 and "SECURE_PROXY_SSL_HEADER must be a header name" in done.stderr
+
+
 def test_without_https_nothing_changes_and_no_proxy_header_is_trusted(tmp_path):
     got = _settings(_env(tmp_path), *HTTPS_NAMES)
     assert got == {
