@@ -217,7 +217,9 @@ def main() -> int:
         if not config.uses_sqlite():
             _ensure_postgres_database(config.database_url())
         _manage(env, "migrate", "--noinput", "-v", "0")
-        _manage(env, "bootstrap_admin")
+        # On a terminal the operator sees the first admin token; anywhere else (a supervisor's
+        # log) it goes to a 0600 file in the data directory and only its path is printed.
+        _manage(env, "bootstrap_admin", *(["--print"] if sys.stdout.isatty() else []))
         celery = [str(BIN / "celery"), "-A", "orchestrator"]
         from celeryconfig import ALL_QUEUES
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
+from domain.common.secretfile import private_file_write
 from orchestrator import config
 from orchestrator.config import env_bool, env_float, env_int, env_str
 
@@ -20,9 +23,8 @@ def _secret_key() -> str:
         return explicit
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # 0600 before the key is in it; of processes starting at once, the first file wins.
+        private_file_write(path, secrets.token_urlsafe(50), replace=False)
     return path.read_text().strip()
 
 
@@ -124,11 +126,38 @@ OUTBOUND_RETRIES = env_int("OUTBOUND_RETRIES", 2)
 # The original's users authenticate with RS256 JWTs from an OIDC provider (Auth0). Unset JWKS URL:
 # JWTs are not accepted at all and every bearer value is looked up as an API token.
 OIDC_JWKS_URL = env_str("OIDC_JWKS_URL")
-# Each is checked when set. The original checked no audience, so a token its tenant issued for
-# another API was accepted too.
+# Both are required with a JWKS URL: the original checked no audience, so a (machine) token its
+# tenant issued for another API was accepted too, as an admin.
 OIDC_ISSUER = env_str("OIDC_ISSUER")
 OIDC_AUDIENCE = env_str("OIDC_AUDIENCE")
+if OIDC_JWKS_URL and not (OIDC_ISSUER and OIDC_AUDIENCE):
+    raise ImproperlyConfigured(
+        "OIDC_JWKS_URL is set, so OIDC_ISSUER and OIDC_AUDIENCE must be set too: without them a "
+        "token the provider issued for any other API would be accepted here"
+    )
 OIDC_ROLES_CLAIM = env_str("OIDC_ROLES_CLAIM", "https://kidsfirstdrc.org/roles")
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "https://kidsfirstdrc.org/groups")
 # Seconds a fetched key set is trusted before it is fetched again (an unknown kid refetches sooner).
 OIDC_JWKS_CACHE_SECONDS = env_float("OIDC_JWKS_CACHE_SECONDS", 3600.0)
+
+# --- HTTPS -------------------------------------------------------------------------------------
+# Behind TLS, cookies must never travel in clear and browsers should not try plain HTTP again.
+REGATTA_HTTPS = env_bool("REGATTA_HTTPS", False)
+SESSION_COOKIE_SECURE = REGATTA_HTTPS
+CSRF_COOKIE_SECURE = REGATTA_HTTPS
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31536000) if REGATTA_HTTPS else 0
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """Opt-in only: trusting a header a client can send itself makes plain HTTP look like TLS."""
+    name = env_str("SECURE_PROXY_SSL_HEADER")
+    if not name:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", name):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto: {name!r}"
+        )
+    return ("HTTP_" + name.upper().replace("-", "_"), "https")
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()

@@ -1,14 +1,18 @@
-"""Token routes mounted in every family at /_/<family>/: who am I, and (admin) mint a token."""
+"""Token routes mounted in every family at /_/<family>/: who am I, and (admin) mint, list and
+revoke API tokens."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from api.common.auth import admin_only, any_token
-from domain.common.models import Role
-from domain.common.tokens import token_create
+from api.common.auth import any_token, token_admin_only
+from api.common.pagination import page_of, paginate
+from domain.common.models import ApiToken, Role
+from domain.common.tokens import token_create, token_list, token_revoke
 
 
 class WhoAmIOut(Schema):
@@ -23,9 +27,23 @@ class TokenIn(Schema):
     name: str = Field("", max_length=100)
     study_groups: list[str] = Field(default_factory=list, max_length=10000)
     subject: str = Field("", max_length=100)
+    expires_at: datetime | None = Field(
+        None, description="When the token stops working (ISO 8601 with a zone); none = never."
+    )
 
 
-class TokenOut(WhoAmIOut):
+class TokenInfoOut(WhoAmIOut):
+    """A stored token as an admin sees it: never its secret, only the first characters."""
+
+    id: int
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenOut(TokenInfoOut):
     token: str
 
 
@@ -38,6 +56,18 @@ def _describe(token) -> dict:
     }
 
 
+def _info(token: ApiToken) -> dict:
+    return {
+        **_describe(token),
+        "id": token.pk,
+        "prefix": token.token_prefix,
+        "created_at": token.created_at,
+        "last_used_at": token.last_used_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
 def token_router(family: str) -> Router:
     """A fresh router (ninja attaches a router to one API only)."""
     router = Router(tags=["tokens"])
@@ -47,15 +77,37 @@ def token_router(family: str) -> Router:
         """Describe the token that made this request. Any valid token may call it."""
         return _describe(request.auth)
 
-    @router.post("/tokens", response={201: TokenOut}, auth=admin_only, url_name=f"{family}-tokens")
+    @router.post(
+        "/tokens", response={201: TokenOut}, auth=token_admin_only, url_name=f"{family}-tokens"
+    )
     def create_token(request: HttpRequest, payload: TokenIn):
-        """Mint an API token (admin only). The plaintext is in this answer and nowhere else."""
+        """Mint an API token (admins holding an API token; never a JWT caller). The plaintext is
+        in this answer and nowhere else."""
         issued = token_create(
             role=payload.role,
             name=payload.name,
             study_groups=payload.study_groups,
             subject=payload.subject,
+            expires_at=payload.expires_at,
         )
-        return Status(201, {**_describe(issued.token), "token": issued.plaintext})
+        return Status(201, {**_info(issued.token), "token": issued.plaintext})
+
+    @router.get("/tokens", response=page_of(TokenInfoOut), auth=token_admin_only)
+    def list_tokens(request: HttpRequest):
+        """Every API token, newest first, revoked and expired ones included (admins holding an
+        API token). Secrets are never shown: `prefix` is the plaintext's first characters."""
+        return paginate(request, token_list(), serialize=_info)
+
+    @router.delete(
+        "/tokens/{int:token_id}",
+        response={204: None},
+        auth=token_admin_only,
+        url_name=f"{family}-token",
+    )
+    def revoke_token(request: HttpRequest, token_id: int):
+        """Revoke a token: from the next request on it gets 401. Revoking a revoked token is a
+        no-op (204); an unknown id is 404."""
+        token_revoke(token_id=token_id)
+        return Status(204, None)
 
     return router

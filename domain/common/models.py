@@ -26,6 +26,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # None = never expires. Checked on every request, so an expired token is refused at once.
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.token_prefix}… ({self.role}{', ' + self.name if self.name else ''})"

@@ -58,14 +58,17 @@ class OidcConfig:
 
 def oidc_config() -> OidcConfig | None:
     """The settings in force now (read per call so tests and reloads can change them), or None
-    when no JWKS URL is set and JWTs are not accepted."""
+    when JWTs are not accepted: no JWKS URL, or (which settings refuse at start) no issuer or
+    audience to hold a token to."""
     url = getattr(settings, "OIDC_JWKS_URL", "")
-    if not url:
+    issuer = getattr(settings, "OIDC_ISSUER", "")
+    audience = getattr(settings, "OIDC_AUDIENCE", "")
+    if not (url and issuer and audience):
         return None
     return OidcConfig(
         jwks_url=url,
-        issuer=getattr(settings, "OIDC_ISSUER", ""),
-        audience=getattr(settings, "OIDC_AUDIENCE", ""),
+        issuer=issuer,
+        audience=audience,
         roles_claim=getattr(settings, "OIDC_ROLES_CLAIM", "https://kidsfirstdrc.org/roles"),
         groups_claim=getattr(settings, "OIDC_GROUPS_CLAIM", "https://kidsfirstdrc.org/groups"),
         cache_seconds=float(getattr(settings, "OIDC_JWKS_CACHE_SECONDS", 3600.0)),
@@ -89,7 +92,7 @@ def jwt_authenticate(token: str, config: OidcConfig) -> Principal | None:
 
 def verify(token: str, config: OidcConfig) -> dict[str, Any]:
     """The claims of a token signed with RS256 by a key of the provider's JWKS, unexpired, with
-    the configured issuer and audience. Raises jwt.PyJWTError otherwise."""
+    the configured issuer and audience (both required). Raises jwt.PyJWTError otherwise."""
     header = jwt.get_unverified_header(token)
     # Decided before any key is chosen: `none` or HS256 (keyed with the public key) never
     # reaches a verifier, whatever the header says.
@@ -105,12 +108,12 @@ def verify(token: str, config: OidcConfig) -> dict[str, Any]:
         token,
         key=key,
         algorithms=[ALGORITHM],
-        audience=config.audience or None,
-        issuer=config.issuer or None,
+        audience=config.audience,
+        issuer=config.issuer,
         leeway=LEEWAY,
-        # Without an audience setting the token's own `aud` is not ours to judge (PyJWT would
-        # refuse any token that has one); a token that never expires is refused.
-        options={"require": ["exp"], "verify_aud": bool(config.audience)},
+        # A token for another API of the same tenant (wrong or no `aud`), or one that never
+        # expires, is refused.
+        options={"require": ["exp", "iss", "aud"]},
     )
 
 

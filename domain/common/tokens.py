@@ -1,4 +1,4 @@
-"""API tokens: create (plaintext returned once), authenticate, revoke."""
+"""API tokens: create (plaintext returned once, optionally expiring), authenticate, list, revoke."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from domain.common import oidc
-from domain.common.errors import InvalidInput
+from domain.common.errors import InvalidInput, NotFound
 from domain.common.models import ApiToken, Role
 from domain.common.oidc import Principal
 
@@ -36,13 +37,19 @@ def hash_token(plaintext: str) -> str:
 
 
 def token_create(
-    *, role: str, name: str = "", study_groups: list[str] | None = None, subject: str = ""
+    *,
+    role: str,
+    name: str = "",
+    study_groups: list[str] | None = None,
+    subject: str = "",
+    expires_at: datetime | None = None,
 ) -> IssuedToken:
     if role not in Role.values:
         raise InvalidInput(f"role must be one of {', '.join(Role.values)}")
     groups = list(study_groups or [])
     if not all(isinstance(g, str) and g for g in groups):
         raise InvalidInput("study_groups must be a list of study ids")
+    _check_expiry(expires_at)
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         name=name[:100],
@@ -51,8 +58,24 @@ def token_create(
         subject=subject[:100],
         token_hash=hash_token(plaintext),
         token_prefix=plaintext[:10],
+        expires_at=expires_at,
     )
     return IssuedToken(token=token, plaintext=plaintext)
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is None:
+        return
+    # A naive time would be read in the server's zone, which the caller cannot know.
+    if timezone.is_naive(expires_at):
+        raise InvalidInput("expires_at must carry a time zone, e.g. 2027-01-31T00:00:00Z")
+    if expires_at <= timezone.now():
+        raise InvalidInput("expires_at must be in the future")
+
+
+def _live(now: datetime) -> Q:
+    """Tokens that may authenticate at `now`: not revoked and not expired."""
+    return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 def token_authenticate(*, plaintext: str) -> ApiToken | None:
@@ -61,10 +84,10 @@ def token_authenticate(*, plaintext: str) -> ApiToken | None:
     if not plaintext or len(plaintext) > 200:
         return None
     digest = hash_token(plaintext)
-    token = ApiToken.objects.filter(token_hash=digest, revoked_at__isnull=True).first()
+    now = timezone.now()
+    token = ApiToken.objects.filter(_live(now), token_hash=digest).first()
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
-    now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
@@ -80,13 +103,21 @@ def bearer_authenticate(*, credential: str) -> Caller | None:
     return token_authenticate(plaintext=credential)
 
 
+def token_list() -> QuerySet[ApiToken]:
+    """Every token, newest first (revoked and expired ones too: the list is an audit aid)."""
+    return ApiToken.objects.order_by("-created_at", "-pk")
+
+
 def token_revoke(*, token_id: int) -> bool:
-    return bool(
-        ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+    """Revoke a token at once. True when this call revoked it, False when it already was;
+    NotFound when there is no such token."""
+    revoked = ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
     )
+    if not revoked and not ApiToken.objects.filter(pk=token_id).exists():
+        raise NotFound(f"No token has the id {token_id}.")
+    return bool(revoked)
 
 
 def admin_token_exists() -> bool:
-    return ApiToken.objects.filter(role=Role.ADMIN, revoked_at__isnull=True).exists()
+    return ApiToken.objects.filter(_live(timezone.now()), role=Role.ADMIN).exists()

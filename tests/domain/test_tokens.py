@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 
 import pytest
 from django.core.management import call_command
@@ -61,10 +63,62 @@ def test_create_token_refuses_an_unknown_role():
         call_command("create_token", "--role", "superuser")
 
 
-def test_bootstrap_admin_prints_a_token_once():
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "var"
+    return settings.DATA_DIR
+
+
+@pytest.fixture
+def open_umask():
+    # The worst umask a service manager may give: the file's mode must not depend on it.
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def test_it_writes_the_first_admin_token_to_a_private_file_and_prints_only_its_path(
+    data_dir, open_umask
+):
     first, second = io.StringIO(), io.StringIO()
     call_command("bootstrap_admin", stdout=first)
     call_command("bootstrap_admin", stdout=second)
+    path = data_dir / "admin-token"
+    assert str(path) in first.getvalue()
+    # Nothing a container log keeps could be used as a credential.
+    assert "rg_" not in first.getvalue()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    plaintext = path.read_text().strip()
+    assert plaintext not in first.getvalue()
+    assert token_authenticate(plaintext=plaintext).role == "admin"
+    assert second.getvalue() == "" and ApiToken.objects.count() == 1
+    assert sorted(p.name for p in data_dir.iterdir()) == ["admin-token"]
+
+
+def test_bootstrap_admin_print_shows_the_token_once_and_writes_no_file(data_dir):
+    first, second = io.StringIO(), io.StringIO()
+    call_command("bootstrap_admin", "--print", stdout=first)
+    call_command("bootstrap_admin", "--print", stdout=second)
     printed = [w for w in first.getvalue().split() if w.startswith("rg_")]
     assert len(printed) == 1 and token_authenticate(plaintext=printed[0]).role == "admin"
     assert second.getvalue() == ""
+    assert not (data_dir / "admin-token").exists()
+
+
+def test_bootstrap_admin_replaces_the_file_of_a_revoked_admin_without_following_links(
+    data_dir, tmp_path
+):
+    """After the only admin token was revoked the next bootstrap writes a new file; a symlink
+    Mallory planted in its place is replaced, not written through."""
+    call_command("bootstrap_admin", stdout=io.StringIO())
+    old = (data_dir / "admin-token").read_text().strip()
+    token_revoke(token_id=token_authenticate(plaintext=old).pk)
+    mallory = tmp_path / "mallory-reads-this"
+    (data_dir / "admin-token").unlink()
+    (data_dir / "admin-token").symlink_to(mallory)
+    call_command("bootstrap_admin", stdout=io.StringIO())
+    path = data_dir / "admin-token"
+    assert not path.is_symlink() and not mallory.exists()
+    new = path.read_text().strip()
+    assert new != old and token_authenticate(plaintext=new).role == "admin"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

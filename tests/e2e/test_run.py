@@ -28,7 +28,10 @@ def test_it_serves_healthz_on_the_embedded_default_and_stops_everything(tmp_path
         assert requests.get(flower, auth=("ops", "s3cret-pass"), timeout=5).status_code == 200
 
         output = run.banner()
-        assert "An admin API token was created" in output and "rg_" in output
+        # Not a terminal: the token is in a 0600 file and only its path is in the output.
+        assert "An admin API token was created" in output and "rg_" not in output
+        assert run.admin_token().startswith("rg_")
+        assert (run.data_dir / "admin-token").stat().st_mode & 0o777 == 0o600
         assert f"{run.url}/healthz" in output
         assert f"{run.url}/_/releases/docs" in output
         assert flower in output

@@ -32,7 +32,7 @@ AUDIENCE = "https://regatta.example"
 
 def claims(roles=None, groups=None, **extra) -> dict:
     now = int(time.time())
-    out = {"sub": "auth0|alice", "iat": now, "exp": now + 600}
+    out = {"sub": "auth0|alice", "iat": now, "exp": now + 600, "iss": ISSUER, "aud": AUDIENCE}
     if roles is not None:
         out[ROLES] = roles
     if groups is not None:
@@ -69,10 +69,10 @@ def provider():
 
 @pytest.fixture
 def oidc(settings, provider) -> OidcProviderStandIn:
-    """OIDC on, with only the JWKS URL set (issuer and audience unchecked, default claims)."""
+    """OIDC on: the JWKS URL, issuer and audience set (all three are required), default claims."""
     settings.OIDC_JWKS_URL = provider.url
-    settings.OIDC_ISSUER = ""
-    settings.OIDC_AUDIENCE = ""
+    settings.OIDC_ISSUER = ISSUER
+    settings.OIDC_AUDIENCE = AUDIENCE
     settings.OIDC_JWKS_CACHE_SECONDS = 3600
     return provider
 
@@ -225,9 +225,7 @@ def test_unsigned_and_hmac_forgeries_are_refused(oidc, studies, forge):
     assert not Release.objects.exists()
 
 
-def test_issuer_and_audience_are_checked_when_configured(settings, oidc, studies):
-    settings.OIDC_ISSUER = ISSUER
-    settings.OIDC_AUDIENCE = AUDIENCE
+def test_issuer_and_audience_are_checked(oidc, studies):
     good = claims(["admin"], iss=ISSUER, aud=AUDIENCE)
     assert _release(Api(oidc.key.sign(good))).status_code == 201
     several = {**good, "aud": ["https://other.example", AUDIENCE]}
@@ -242,9 +240,14 @@ def test_issuer_and_audience_are_checked_when_configured(settings, oidc, studies
     assert Release.objects.count() == 2
 
 
-def test_without_issuer_and_audience_settings_neither_is_checked(oidc, studies):
-    token = oidc.key.sign(claims(["admin"], iss="https://any.example/", aud="https://other"))
-    assert _release(Api(token)).status_code == 201
+@pytest.mark.parametrize("unset", ["OIDC_ISSUER", "OIDC_AUDIENCE"])
+def test_it_accepts_no_jwt_while_issuer_or_audience_is_unset(settings, oidc, studies, unset):
+    # Settings refuse to start so (see test_oidc_config); a config changed at run time must not
+    # fall back to accepting tokens for any audience or issuer.
+    setattr(settings, unset, "")
+    _refused(oidc.key.sign(claims(["admin"])))
+    _refused(oidc.key.sign(claims(["admin"], iss="https://any.example/", aud="https://other")))
+    assert not Release.objects.exists()
 
 
 def test_an_unknown_kid_refetches_the_key_set_once(settings, oidc, clock, studies):
@@ -314,3 +317,35 @@ def test_no_token_reaches_the_log(oidc, studies, caplog):
     for token in (good, expired, forged):
         for part in token.split("."):
             assert part not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "mallory_claims",
+    [claims(["admin"]), claims(gty="client-credentials", sub="m2m@clients")],
+    ids=["admin-role", "machine"],
+)
+def test_it_lets_no_jwt_admin_mint_list_or_revoke_api_tokens(oidc, admin_token, mallory_claims):
+    """A JWT admin is an admin for as long as the JWT lives; it must not turn itself into an API
+    token that never expires and that the provider cannot revoke."""
+    mallory = Api(oidc.key.sign(mallory_claims))
+    assert mallory.get("/_/releases/whoami").json()["role"] == "admin"
+    alice = ApiToken.objects.get()
+    for family in ("releases", "tracker", "scale", "flotilla"):
+        minted = mallory.post(f"/_/{family}/tokens", {"role": "admin", "name": "forever"})
+        assert minted.status_code == 403, minted.content
+        assert "needs an API token, not a JWT" in minted.content.decode()
+        assert mallory.get(f"/_/{family}/tokens").status_code == 403
+        assert mallory.delete(f"/_/{family}/tokens/{alice.pk}").status_code == 403
+    assert list(ApiToken.objects.values_list("pk", "revoked_at")) == [(alice.pk, None)]
+    # Alice, holding an API token, still mints.
+    assert Api(admin_token).post("/_/releases/tokens", {"role": "dev"}).status_code == 201
+
+
+def test_it_refuses_a_machine_jwt_minted_for_another_api(oidc, studies):
+    """The attack of issue 7 item 2: a client-credentials token the same tenant issued for
+    another API is no credential here at all."""
+    other_api = claims(gty="client-credentials", sub="m2m@other", aud="https://billing.example")
+    token = oidc.key.sign(other_api)
+    _refused(token)
+    assert Api(token).post("/_/releases/tokens", {"role": "admin"}).status_code == 401
+    assert not ApiToken.objects.exists() and not Release.objects.exists()
