@@ -40,7 +40,6 @@ class TokenAuth(HttpBearer):
         return found
 
 
-admin_only = TokenAuth(roles=(Role.ADMIN,))
 # Managing API tokens: a JWT admin (possibly a machine token of the provider) must not turn itself
 # into a stored credential that outlives the JWT and the provider's own revocation.
 token_admin_only = TokenAuth(roles=(Role.ADMIN,), api_tokens_only=True)
