@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, URLResolver, path
 from django.urls.resolvers import ResolverMatch, RoutePattern
@@ -56,6 +57,8 @@ class FamilyRoutes(URLResolver):
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The operator console: staff login only (domain/*/admin.py).
+    path("admin/", admin.site.urls),
     path("_/", regatta_index, name="regatta-index"),
     # The tracker's `GET /` (service name and version), ahead of every family's own root pattern.
     path("", tracker_root, name="tracker-root"),

@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from domain.common.vendor import by_vendor, vendor_sql
 from domain.tracker import queue_sqlite, ratelimit
 from domain.tracker.errors import SubmitUnauthorized, TrackerError
-from domain.tracker.models import FAILED, NEW, TR_FAIL, TR_OK, TR_SKIP, Project, WorkerAccess
+from domain.tracker.models import FAILED, NEW, TR_FAIL, TR_OK, TR_SKIP, Project, Task, WorkerAccess
 from domain.tracker.siphash import unique_string_hash
 
 DUPLICATE_MESSAGE = 'pq: duplicate key value violates unique constraint "project_hash_unique"'
@@ -432,6 +432,12 @@ def tasks_reclaim_timed_out(*, now: int | None = None) -> int:
     with connection.cursor() as cur:
         cur.execute(vendor_sql(RECLAIM), [now])
         return cur.rowcount
+
+
+def tasks_retry_failed(*, task_ids: list[int]) -> int:
+    """FAILED → NEW with retries 0 for the given tasks (the operator console's per-task retry;
+    `project_reset_failed` does the same for a whole project)."""
+    return Task.objects.filter(pk__in=task_ids, status=FAILED).update(status=NEW, retries=0)
 
 
 def project_reset_failed(*, project_id: int) -> int:
