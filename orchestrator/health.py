@@ -76,7 +76,8 @@ def _cached_workers() -> dict | None:
 
 def _share_workers(result: dict) -> None:
     try:
-        _redis().set(WORKERS_KEY, json.dumps(result), px=int(settings.HEALTHZ_CACHE_SECONDS * 1000))
+        ttl_ms = max(1, int(settings.HEALTHZ_CACHE_SECONDS * 1000))
+        _redis().set(WORKERS_KEY, json.dumps(result), px=ttl_ms)
     except redis.RedisError as exc:
         logger.warning("healthz: cannot share the worker ping: %s", exc)
 
