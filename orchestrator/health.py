@@ -1,9 +1,17 @@
-"""GET /healthz: database, broker and a live worker ping; 200 only when all three are up."""
+"""GET /healthz: database, broker and a worker ping; 200 only when all three are up.
+
+A worker ping waits up to HEALTHZ_WORKER_TIMEOUT for replies, holding a sync web worker all that
+time, so its result is shared in Redis for HEALTHZ_CACHE_SECONDS by every web process: a
+monitor polling /healthz costs one ping per period, not one per call. `?deep=1` pings live.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from functools import lru_cache
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -12,6 +20,8 @@ from django.views.decorators.http import require_GET
 from orchestrator.celery import app
 
 logger = logging.getLogger(__name__)
+
+WORKERS_KEY = "regatta:healthz:workers"
 
 
 def _down(what: str, exc: Exception) -> dict:
@@ -50,11 +60,47 @@ def check_workers(timeout: float) -> dict:
     return {"ok": True, "workers": answered}
 
 
+@lru_cache(maxsize=1)
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _cached_workers() -> dict | None:
+    try:
+        raw = _redis().get(WORKERS_KEY)
+    except redis.RedisError as exc:  # no shared result: ping live, as without a cache
+        logger.warning("healthz: cannot read the shared worker ping: %s", exc)
+        return None
+    return None if raw is None else {**json.loads(raw), "cached": True}
+
+
+def _share_workers(result: dict) -> None:
+    try:
+        ttl_ms = max(1, int(settings.HEALTHZ_CACHE_SECONDS * 1000))
+        _redis().set(WORKERS_KEY, json.dumps(result), px=ttl_ms)
+    except redis.RedisError as exc:
+        logger.warning("healthz: cannot share the worker ping: %s", exc)
+
+
+def workers_status(*, deep: bool) -> dict:
+    """The last shared ping while it is fresh, else (or when `deep`) a live one, then shared.
+    A "down" result is shared too: during an outage each live ping waits the whole timeout."""
+    caching = settings.HEALTHZ_CACHE_SECONDS > 0
+    if caching and not deep:
+        cached = _cached_workers()
+        if cached is not None:
+            return cached
+    result = check_workers(settings.HEALTHZ_WORKER_TIMEOUT)
+    if caching:
+        _share_workers(result)
+    return {**result, "cached": False}
+
+
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": check_database(), "broker": check_broker()}
     if checks["broker"]["ok"]:
-        checks["workers"] = check_workers(settings.HEALTHZ_WORKER_TIMEOUT)
+        checks["workers"] = workers_status(deep=request.GET.get("deep") in ("1", "true"))
     else:
         checks["workers"] = {"ok": False, "error": "broker is down", "workers": 0}
     down = [name for name, result in checks.items() if not result["ok"]]

@@ -127,6 +127,9 @@ LOGGING = {
 REGATTA_PUBLIC_URL = env_str("REGATTA_PUBLIC_URL")
 # How long /healthz waits for a worker to answer a ping.
 HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
+# Seconds every web process reuses the last worker ping (in Redis), so /healthz holds no web
+# worker for a ping on each call; 0 pings on every call.
+HEALTHZ_CACHE_SECONDS = env_float("HEALTHZ_CACHE_SECONDS", 5.0)
 # Outbound HTTP (task services, dataservice).
 OUTBOUND_TIMEOUT = env_float("OUTBOUND_TIMEOUT", 15.0)
 # Retries after the first attempt of a transient failure: 2 = 3 attempts in all, 0 = fail at once.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
@@ -55,6 +56,16 @@ def first_message(errors: list[dict]) -> str:
     return "; ".join(f"{k}: {' '.join(v)}" for k, v in msgs.items()) or "Invalid request"
 
 
+TOO_LARGE = "Request body is too large."
+
+
+def refuse_oversized_body(*, length: int, limit: int) -> None:
+    """For a family that reads its body itself: past `limit` bytes, the same 413 that Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE gives every other family (see `_install_error_handlers`)."""
+    if length > limit:
+        raise RequestDataTooBig(TOO_LARGE)
+
+
 def build_family_api(family: Family, **kwargs: Any) -> NinjaAPI:
     api = NinjaAPI(
         title=family.title,
@@ -94,6 +105,16 @@ def _install_error_handlers(api: NinjaAPI, family: Family) -> None:
     def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return respond(request, 404, family.error_body(str(exc) or "Not found.", 404))
 
+    def on_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        # Django raises it from request.body past DATA_UPLOAD_MAX_MEMORY_SIZE, wherever an
+        # operation first reads the body; the body itself is never read.
+        return respond(request, 413, family.error_body(TOO_LARGE, 413))
+
+    def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+        # Too many form fields or files, a forged host: bad input, which Django answers 400.
+        logger.warning("suspicious request to %s: %s", request.path, type(exc).__name__)
+        return respond(request, 400, family.error_body("Bad request.", 400))
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         # A bug, not bad input: log it with its traceback and answer in the family's format.
         logger.exception("unhandled error in %s API on %s", family.name, request.path)
@@ -101,6 +122,8 @@ def _install_error_handlers(api: NinjaAPI, family: Family) -> None:
 
     api.add_exception_handler(Exception, on_unexpected)
     api.add_exception_handler(Http404, on_not_found)
+    api.add_exception_handler(SuspiciousOperation, on_suspicious)
+    api.add_exception_handler(RequestDataTooBig, on_too_large)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(AuthenticationError, on_unauthenticated)
     api.add_exception_handler(AuthorizationError, on_forbidden)

@@ -82,12 +82,19 @@ NUL_MESSAGE = "Null characters are not allowed."
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
+    # A walk with its own stack, not recursion: json.loads accepts nesting deeper than the
+    # interpreter's recursion limit leaves room for below this frame.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
@@ -112,8 +119,8 @@ def _body_nul(request: HttpRequest) -> DomainError | None:
         return None
     try:
         data = json.loads(raw)
-    except ValueError:
-        return None  # malformed JSON: the operation's parser answers 400
+    except (ValueError, RecursionError):
+        return None  # malformed or too deeply nested: the operation's parser answers 400
     if isinstance(data, dict):
         return _nul_fields(data.items())
     return InvalidInput(NUL_MESSAGE) if _has_nul(data) else None

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from api.common.families import refuse_oversized_body
 from domain.tracker import conf
 from domain.tracker.errors import TrackerError
 from domain.tracker.workers import AuthedWorker, worker_authenticate
@@ -85,10 +86,11 @@ def cors_ok() -> HttpResponse:
 
 
 def read_body(request: HttpRequest, limit: int = conf.BODY_MAX_BYTES) -> bytes:
-    """The raw body, whatever the Content-Type, refused past `limit` bytes."""
+    """The raw body, whatever the Content-Type, refused past `limit` bytes (413)."""
     length = request.META.get("CONTENT_LENGTH") or "0"
-    if not length.isdigit() or int(length) > limit:
+    if not length.isdigit():
         raise TrackerError(400, PARSE_ERROR)
+    refuse_oversized_body(length=int(length), limit=limit)
     if int(length) <= (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0):
         return request.body
     # Reading the stream ourselves skips Django's global DATA_UPLOAD_MAX_MEMORY_SIZE, which is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from tests.conftest import bearer
@@ -118,6 +119,17 @@ def test_garbage_json_gets_400_not_500(client, admin_token):
     )
     assert resp.status_code == 400
     assert "detail" in resp.json()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_it_answers_a_too_large_body_with_413_in_the_family_format(client, family, admin_token):
+    # One byte past Django's limit: request.body refuses it before reading (it was a 500).
+    body = {"role": "dev", "name": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+    resp = client.post(
+        f"/_/{family}/tokens", body, content_type="application/json", **bearer(admin_token)
+    )
+    assert resp.status_code == 413
+    assert FAMILIES[family](resp.json())
 
 
 def test_the_index_lists_every_docs_page(client):
