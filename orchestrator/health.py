@@ -76,7 +76,10 @@ def _cached_workers() -> dict | None:
 
 def _share_workers(result: dict) -> None:
     try:
-        ttl_ms = max(1, int(settings.HEALTHZ_CACHE_SECONDS * 1000))
+        seconds = settings.HEALTHZ_CACHE_SECONDS
+        if not result["ok"]:
+            seconds = min(seconds, settings.HEALTHZ_DOWN_CACHE_SECONDS)
+        ttl_ms = max(1, int(seconds * 1000))
         _redis().set(WORKERS_KEY, json.dumps(result), px=ttl_ms)
     except redis.RedisError as exc:
         logger.warning("healthz: cannot share the worker ping: %s", exc)
@@ -84,7 +87,8 @@ def _share_workers(result: dict) -> None:
 
 def workers_status(*, deep: bool) -> dict:
     """The last shared ping while it is fresh, else (or when `deep`) a live one, then shared.
-    A "down" result is shared too: during an outage each live ping waits the whole timeout."""
+    A "down" result is shared too (for HEALTHZ_DOWN_CACHE_SECONDS at most): during an outage
+    each live ping waits the whole timeout."""
     caching = settings.HEALTHZ_CACHE_SECONDS > 0
     if caching and not deep:
         cached = _cached_workers()

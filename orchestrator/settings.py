@@ -130,6 +130,9 @@ HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
 # Seconds every web process reuses the last worker ping (in Redis), so /healthz holds no web
 # worker for a ping on each call; 0 pings on every call.
 HEALTHZ_CACHE_SECONDS = env_float("HEALTHZ_CACHE_SECONDS", 5.0)
+# A "down" answer is shared for less time, so a service that has just come up (`make run`, a
+# rolling deploy) is seen healthy within a second rather than a whole cache period.
+HEALTHZ_DOWN_CACHE_SECONDS = env_float("HEALTHZ_DOWN_CACHE_SECONDS", 1.0)
 # Outbound HTTP (task services, dataservice).
 OUTBOUND_TIMEOUT = env_float("OUTBOUND_TIMEOUT", 15.0)
 # Retries after the first attempt of a transient failure: 2 = 3 attempts in all, 0 = fail at once.
