@@ -129,7 +129,7 @@ class MakeRun:
         raise AssertionError(f"no deploy/run.py at or below {self.proc.pid}")
 
     def leftovers(self) -> str:
-        """What of the service is still there: '' when nothing (no process, both ports free)."""
+        """What of the service is still there: '' when no process, no port, no socket is left."""
         left = [f"process {pid}: {cmdline(pid)}" for pid in service_processes(self.data_dir)]
         left += [f"port {p} in use" for p in (self.port, self.flower_port) if not port_free(p)]
         if socket_answers(self.data_dir / "redis.sock"):
