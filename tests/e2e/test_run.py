@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import time
@@ -9,7 +10,15 @@ import time
 import pytest
 import requests
 
-from tests.support.make_run import alive, descendants, start_make_run, stop_make_run
+from tests.support.make_run import (
+    MakeRun,
+    alive,
+    cmdline,
+    descendants,
+    start_make_run,
+    stop_make_run,
+)
+from tests.support.processes import wait_until
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
@@ -46,5 +55,65 @@ def test_it_serves_healthz_on_the_embedded_default_and_stops_everything(tmp_path
         while alive(children) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not alive(children), "processes left behind after the stop signal"
+    finally:
+        stop_make_run(run)
+
+
+def assert_nothing_left(run: MakeRun, within: float = 60) -> None:
+    """No process of the service (orphans included) and both ports free, once it settles."""
+    deadline = time.monotonic() + within
+    while (left := run.leftovers()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"left behind:\n{left}\n--- output ---\n{run.output()[-3000:]}"
+
+
+def signal_burst(pgid: int, sig: int, seconds: float = 0.05) -> None:
+    """Signal a process group again and again for `seconds` (thousands of times, back to back).
+
+    A supervisor's stop (or a terminal's Ctrl-C) reaches make and the launcher at once, make
+    forwards a SIGTERM of its own, an operator signals again: repeats within a few milliseconds,
+    some landing while the launcher is on its way out.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        os.killpg(pgid, sig)
+
+
+STOPS = {
+    "sigterm-burst": lambda run: signal_burst(run.proc.pid, signal.SIGTERM),
+    "ctrl-c-burst": lambda run: signal_burst(run.proc.pid, signal.SIGINT),
+    # Closing the terminal window sends SIGHUP to the foreground job: make and the launcher.
+    "terminal-hangup": lambda run: os.killpg(run.proc.pid, signal.SIGHUP),
+    # SIGKILL cannot be handled: the kernel and the launcher's guard take its children down.
+    "launcher-sigkill": lambda run: os.kill(run.launcher_pid(), signal.SIGKILL),
+}
+
+
+@pytest.mark.parametrize("stop", list(STOPS.values()), ids=list(STOPS))
+def test_it_leaves_nothing_behind_however_make_run_is_stopped(tmp_path, stop):
+    run = start_make_run(tmp_path, via_make=True)
+    try:
+        stop(run)
+        run.proc.wait(timeout=90)  # make, once the launcher is gone
+        assert_nothing_left(run)
+    finally:
+        stop_make_run(run)
+
+
+def test_it_kills_a_stuck_child_at_a_later_second_signal(tmp_path):
+    # Alice's web server hangs (frozen here with SIGSTOP, which only SIGKILL gets past); she
+    # presses Ctrl-C, waits, and presses it again: the launcher stops waiting and kills.
+    run = start_make_run(tmp_path)
+    try:
+        launcher = run.launcher_pid()
+        web = next(p for p in descendants(launcher) if "gunicorn" in cmdline(p))
+        os.killpg(os.getpgid(web), signal.SIGSTOP)
+        os.killpg(run.proc.pid, signal.SIGINT)
+        wait_until(lambda: "stopping Regatta" in run.output(), timeout=30, message="the stop")
+        time.sleep(1.5)  # past the window in which a repeat counts as make's forwarded copy
+        os.killpg(run.proc.pid, signal.SIGINT)
+        run.proc.wait(timeout=90)
+        assert "killing every process of Regatta" in run.output()
+        assert_nothing_left(run)
     finally:
         stop_make_run(run)
