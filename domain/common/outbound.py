@@ -161,7 +161,7 @@ class _Guarded:
         try:
             for option in self.socket_options or ():
                 sock.setsockopt(*option)
-            sock.settimeout(self.timeout if isinstance(self.timeout, int | float) else None)
+            sock.settimeout(_connect_timeout(self.timeout))
             sock.connect(sockaddr)
         except BaseException:
             sock.close()
@@ -239,6 +239,17 @@ class _Call:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
         except OSError:
             pass  # already closed
+
+
+def _connect_timeout(timeout: Any) -> float | None:
+    """The connection's timeout, but no later than the call's deadline: the watchdog cannot end
+    a connect (the socket is not the connection's yet), and a host may have several addresses."""
+    call = getattr(_local, "call", None)
+    limit = timeout if isinstance(timeout, int | float) else None
+    if call is None:
+        return limit
+    left = max(call.deadline - time.monotonic(), 0.001)
+    return left if limit is None else min(limit, left)
 
 
 def _attach(conn: Any) -> None:
