@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery.schedules import crontab
 from kombu import Queue
 
-from orchestrator import config
+from orchestrator import batch_limits, config
 from orchestrator.config import env_float, env_int, env_str
 
 broker_url = config.broker_url()
@@ -19,7 +19,9 @@ broker_connection_retry_on_startup = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-broker_transport_options = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+broker_transport_options = {"visibility_timeout": config.visibility_timeout()}
+# An outbound batch that outlived the visibility timeout would run twice: refuse such a start.
+batch_limits.check_visibility_timeout()
 result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
 result_expires = env_int("CELERY_RESULT_EXPIRES", 86400)
 task_serializer = "json"

@@ -335,6 +335,8 @@ def main() -> int:
     port = config.env_str("PORT", "8000")
     flower_port = config.env_str("FLOWER_PORT", "5555")
     env = dict(os.environ, REGATTA_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
+    # A local run talks to task services on this machine, which the outbound policy refuses.
+    env.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
     sup = Supervisor()
     try:

@@ -6,6 +6,7 @@ Nothing here imports Django: celeryconfig.py and deploy/run.py use it before Dja
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -85,3 +86,27 @@ def database_url() -> str:
 
 def uses_sqlite() -> bool:
     return urlparse(database_url()).scheme.startswith("sqlite")
+
+
+def env_networks(name: str) -> list[IPv4Network | IPv6Network]:
+    """Comma-separated CIDRs (a bare address is one host). A typo fails the start, naming the
+    setting, rather than silently allowing nothing or everything."""
+    parts = [p.strip() for p in env_str(name).split(",") if p.strip()]
+    try:
+        return [ip_network(p, strict=False) for p in parts]
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+
+
+# Outbound HTTP and the broker: read here (not in Django settings alone) because celeryconfig.py
+# checks them against each other before Django is set up.
+def outbound_timeout() -> float:
+    return env_float("OUTBOUND_TIMEOUT", 15.0)
+
+
+def outbound_retries() -> int:
+    return env_int("OUTBOUND_RETRIES", 2)
+
+
+def visibility_timeout() -> int:
+    return env_int("CELERY_VISIBILITY_TIMEOUT", 600)

@@ -9,7 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from domain.common.secretfile import private_file_write
-from orchestrator import config
+from orchestrator import batch_limits, config
 from orchestrator.config import env_bool, env_float, env_int, env_str
 
 BASE_DIR = config.BASE_DIR
@@ -133,10 +133,16 @@ HEALTHZ_CACHE_SECONDS = env_float("HEALTHZ_CACHE_SECONDS", 5.0)
 # A "down" answer is shared for less time, so a service that has just come up (`make run`, a
 # rolling deploy) is seen healthy within a second rather than a whole cache period.
 HEALTHZ_DOWN_CACHE_SECONDS = env_float("HEALTHZ_DOWN_CACHE_SECONDS", 1.0)
-# Outbound HTTP (task services, dataservice).
-OUTBOUND_TIMEOUT = env_float("OUTBOUND_TIMEOUT", 15.0)
+# Outbound HTTP (task services, dataservice, JWKS): one total deadline per call, in seconds.
+OUTBOUND_TIMEOUT = config.outbound_timeout()
 # Retries after the first attempt of a transient failure: 2 = 3 attempts in all, 0 = fail at once.
-OUTBOUND_RETRIES = env_int("OUTBOUND_RETRIES", 2)
+OUTBOUND_RETRIES = config.outbound_retries()
+# Loopback/private/link-local/… addresses are refused (SSRF) unless one of these CIDRs holds them.
+OUTBOUND_ALLOWED_NETWORKS = config.env_networks("OUTBOUND_ALLOWED_NETWORKS")
+# Bytes of one answer we read at most: a huge body must not fill a worker's memory.
+OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 1024 * 1024)
+# A batch must end before the broker redelivers its message: refuse to start otherwise.
+batch_limits.check_visibility_timeout()
 
 # --- OIDC bearer JWTs (optional) ---------------------------------------------------------------
 # The original's users authenticate with RS256 JWTs from an OIDC provider (Auth0). Unset JWKS URL:

@@ -84,6 +84,32 @@ def bearer(token: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
+@pytest.fixture
+def internal():
+    """A task service that plays a host inside our network (outbound-policy tests)."""
+    from tests.support.task_service import TaskServiceStandIn
+
+    svc = TaskServiceStandIn(mode="manual", name="internal")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def hostile():
+    """Makes hostile HTTP servers on 127.0.0.1 (tests/support/hostile_http.py)."""
+    from tests.support.hostile_http import HostileServer
+
+    servers: list[HostileServer] = []
+
+    def make(mode: str, **kw) -> HostileServer:
+        servers.append(HostileServer(mode, **kw))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     # A skipped test hides a missing service or a forgotten case: count it as a failure.

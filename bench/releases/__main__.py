@@ -39,6 +39,8 @@ os.environ.update(DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL)
 os.environ.pop("CELERY_BROKER_URL", None)
 os.environ.pop("CELERY_RESULT_BACKEND", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
+# The stand-in services listen on loopback, which the outbound address policy refuses by default.
+os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 sys.path.insert(0, str(ROOT))
 
 N_RELEASES = int(os.environ.get("BENCH_RELEASES", "50"))

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-import requests
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from django.conf import settings
+
+from domain.common import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +77,17 @@ def _refresh(url: str, entry: _KeySet, now: float) -> None:
 
 def _fetch(url: str) -> dict[str, RSAPublicKey]:
     try:
-        resp = requests.get(
-            url,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            timeout=settings.OUTBOUND_TIMEOUT,
+        resp = outbound.request(
+            "GET", url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
         )
-        resp.raise_for_status()
+    except outbound.OutboundError as exc:
+        raise JwksUnavailable(exc.detail) from exc
+    if resp.status_code >= 400:
+        raise JwksUnavailable(f"the provider answered {resp.status_code}")
+    try:
         data = resp.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise JwksUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:
+        raise JwksUnavailable(f"the answer is not JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise JwksUnavailable("the answer is not a JWKS (no `keys` list)")
     return _rsa_keys(data["keys"])

@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urljoin
 
-import requests
-from django.conf import settings
-
+from domain.common import outbound
 from orchestrator.clients.task_service import USER_AGENT
 
 MAX_PAGES = 10000
@@ -36,10 +34,8 @@ def fetch_studies(base_url: str) -> list[dict[str, Any]]:
             break
         seen.add(url)
         try:
-            resp = requests.get(
-                url, headers={"User-Agent": USER_AGENT}, timeout=settings.OUTBOUND_TIMEOUT
-            )
-        except requests.RequestException as exc:
+            resp = outbound.request("GET", url, headers={"User-Agent": USER_AGENT})
+        except outbound.OutboundError as exc:
             raise DataserviceError(502, f"could not reach the dataservice: {exc}") from exc
         if resp.status_code >= 400:
             raise DataserviceError(resp.status_code, f"dataservice answered {resp.status_code}")

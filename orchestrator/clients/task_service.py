@@ -1,26 +1,32 @@
 """The task-service protocol (spec §3): `GET {url}/status` and `POST {url}/tasks`.
 
-Transient failures (connection error, timeout, 5xx) raise TransientError so the calling task can
-retry with backoff; everything else that is not an acceptable answer raises PermanentError.
+Every call goes through domain.common.outbound: the address policy, no redirects, a capped answer
+and one deadline per call. Transient failures (connection error, deadline, 5xx) raise
+TransientError so the calling task can retry with backoff; everything else that is not an
+acceptable answer raises PermanentError: a refusal by the service, or by our outbound policy.
 The outbound token is sent as a bearer token and never logged.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-from django.conf import settings
-
+from domain.common import outbound
 from orchestrator.taskkit import TransientError
 
+logger = logging.getLogger(__name__)
+
 USER_AGENT = "Regatta/0.1 (release-coordinator; python-requests)"
+# One answer for every registration check that reached the network: which of a refused port, a
+# timeout, a refused address or a wrong answer it was would map the network behind us.
+NOT_ANSWERED = "the service did not answer GET /status as the protocol requires"
 
 
 class PermanentError(Exception):
-    """The service answered, and the answer is a refusal (4xx, a wrong state, a bad body)."""
+    """The service answered, and the answer is a refusal (4xx, a wrong state, a bad body), or our
+    outbound policy refused the call."""
 
 
 def headers(token: str = "") -> dict[str, str]:
@@ -30,30 +36,13 @@ def headers(token: str = "") -> dict[str, str]:
     return out
 
 
-def _describe(exc: requests.RequestException) -> str:
-    # requests' messages can embed the URL but never the headers, so the token stays out of logs.
-    return f"{type(exc).__name__}: {exc}"
-
-
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    """One session per thread: its connections to each service are kept alive between calls
-    (a new session and TCP connection per call cost more CPU than the call's own work)."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-    return session
-
-
-def _request(method: str, url: str, token: str, **kwargs: Any) -> requests.Response:
+def _request(method: str, url: str, token: str, **kwargs: Any) -> outbound.Answer:
     try:
-        resp = _session().request(
-            method, url, headers=headers(token), timeout=settings.OUTBOUND_TIMEOUT, **kwargs
-        )
-    except requests.RequestException as exc:
-        raise TransientError(_describe(exc)) from exc
+        resp = outbound.request(method, url, headers=headers(token), **kwargs)
+    except outbound.OutboundUnavailable as exc:
+        raise TransientError(str(exc)) from exc
+    except outbound.OutboundRefused as exc:
+        raise PermanentError(str(exc)) from exc
     if resp.status_code >= 500:
         raise TransientError(f"{url} answered {resp.status_code}")
     return resp
@@ -87,9 +76,9 @@ def send_action(
 def check_health(*, base_url: str, token: str) -> bool:
     try:
         resp = _request("GET", base_url.rstrip("/") + "/status", token)
-    except TransientError:
+    except (TransientError, PermanentError):
         return False
-    return resp.status_code < 400
+    return resp.status_code < 300
 
 
 def _is_web_url(url: Any) -> bool:
@@ -105,20 +94,37 @@ def _is_web_url(url: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
+def url_problem(url: Any) -> str | None:
+    """What is wrong with the shape of a task-service URL, if anything (no network)."""
+    if not _is_web_url(url):
+        return "Enter a valid URL."
+    # `/status` and `/tasks` are appended to the URL: after a `?` or `#` they would land in the
+    # query or fragment and the call would reach another path. User info would be sent as basic
+    # auth beside our bearer token.
+    if "?" in url or "#" in url or "@" in urlsplit(url).netloc:
+        return "Enter a URL without a query, a fragment or user info."
+    return None
+
+
 def validate_endpoint(url: str) -> str | None:
     """The registration check (spec §3.1): None when fine, else the message for `url`.
     The check sends no Authorization header, as the original did."""
-    if not _is_web_url(url):
-        return "Enter a valid URL."
-    status_url = url.rstrip("/") + "/status"
+    problem = url_problem(url)
+    if problem:
+        return problem
     try:
-        resp = requests.get(
-            status_url, headers={"User-Agent": USER_AGENT}, timeout=settings.OUTBOUND_TIMEOUT
+        resp = outbound.request(
+            "GET", url.rstrip("/") + "/status", headers={"User-Agent": USER_AGENT}
         )
-    except requests.RequestException as exc:
-        return f"could not reach {url}: {_describe(exc)}"
+    except outbound.OutboundError as exc:
+        return _not_answered(url, exc.detail)
     if resp.status_code != 200:
-        return f"{url} did not return the expected /status response: status {resp.status_code}"
+        return _not_answered(url, f"status {resp.status_code}")
     if "name" not in resp.text:
-        return f"{url} did not return the expected /status response: no name in the body"
+        return _not_answered(url, "no name in the body")
     return None
+
+
+def _not_answered(url: str, detail: str) -> str:
+    logger.warning("registration check of %s failed: %s", url, detail)
+    return NOT_ANSWERED

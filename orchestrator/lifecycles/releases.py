@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from celery import chord
 
+from orchestrator.batch_limits import MAX_BATCH
 from orchestrator.tasks import releases as t
 
 # On Redis, priority 0 (every other message) is consumed first. Initialize calls go behind it,
@@ -43,7 +44,7 @@ def initialize(release_id: str, task_ids: list[str]) -> None:
 INITIALIZE_BATCH = 10
 
 
-def _chunks(ids: list[str], size: int = t.MAX_BATCH) -> list[list[str]]:
+def _chunks(ids: list[str], size: int = MAX_BATCH) -> list[list[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 

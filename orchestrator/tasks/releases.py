@@ -27,6 +27,7 @@ from domain.releases import conf, selectors, services
 from domain.releases.errors import FieldErrors
 from domain.releases.machines import error_event
 from domain.releases.models import ReleaseState, Task, TaskService, TaskState
+from orchestrator.batch_limits import BATCH_THREADS, hard_time_limit, soft_time_limit
 from orchestrator.clients import dataservice
 from orchestrator.clients.task_service import PermanentError, check_health, send_action
 from orchestrator.taskkit import TransientError, regatta_task
@@ -37,9 +38,6 @@ T = TaskState
 NO_AUTORETRY: tuple = ()
 MISSING = object()
 TRANSIENT = "transient"
-# Concurrent calls of one batch message, and the most calls one message carries.
-BATCH_THREADS = 8
-MAX_BATCH = 50
 
 
 def _backoff(retries: int) -> float:
@@ -63,22 +61,15 @@ def _reported_state(body: dict) -> str | None:
     return value.strip().lower() if isinstance(value, str) else None
 
 
-def _batch_time_limit() -> int:
-    """Long enough for the slowest full batch: each round of BATCH_THREADS calls may wait out
-    both the connect and the read timeout of every call."""
-    rounds = -(-MAX_BATCH // BATCH_THREADS)
-    return int(rounds * 2 * settings.OUTBOUND_TIMEOUT) + 30
-
-
 def _outbound_task(name: str, **kw: Any):
-    limit = _batch_time_limit()
+    # Below the broker's visibility timeout: settings and celeryconfig refuse to start otherwise.
     return regatta_task(
         name,
         queue="outbound",
         autoretry_for=NO_AUTORETRY,
         max_retries=None,
-        soft_time_limit=limit,
-        time_limit=limit + 30,
+        soft_time_limit=soft_time_limit(outbound_timeout=settings.OUTBOUND_TIMEOUT),
+        time_limit=hard_time_limit(outbound_timeout=settings.OUTBOUND_TIMEOUT),
         **kw,
     )
 

@@ -18,3 +18,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
 os.environ.setdefault("OUTBOUND_TIMEOUT", "1")
 os.environ.setdefault("RELEASES_RETRY_BACKOFF", "0.1")
 os.environ.setdefault("RELEASES_TASK_POLL_INTERVAL", "0.5")
+# Stand-in services listen on loopback, which the outbound address policy refuses by default.
+os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
