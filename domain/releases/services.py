@@ -52,12 +52,24 @@ T = TaskState
 
 
 def _after_commit(step: str, *args: Any) -> None:
-    """Run `orchestrator.lifecycles.releases.<step>(*args)` once the transaction commits."""
+    """Run `orchestrator.lifecycles.releases.<step>(*args)` once the transaction commits.
+
+    A failed enqueue (the broker is down) never fails the caller: the state is committed
+    already, a client told "500" would retry and create a duplicate, and the reconciler re-drives
+    every release whose next step was lost."""
 
     def run() -> None:
         from orchestrator.lifecycles import releases as lifecycle
 
-        getattr(lifecycle, step)(*args)
+        try:
+            getattr(lifecycle, step)(*args)
+        except Exception:  # noqa: BLE001 (whatever the broker raised, the reconciler recovers)
+            logger.warning(
+                "could not enqueue releases step %s%r after commit; the reconciler re-drives it",
+                step,
+                args,
+                exc_info=True,
+            )
 
     transaction.on_commit(run)
 
