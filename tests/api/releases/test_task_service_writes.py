@@ -6,14 +6,19 @@ Alice is an admin, Bob a developer who registers his own service, Mallory anothe
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import pytest
 
+from domain.common import jwks
 from domain.common.models import ApiToken
 from domain.common.tokens import token_create
 from domain.releases import services
 from domain.releases.models import Release, Task, TaskService
 from orchestrator.clients.task_service import check_health
 from tests.api.releases.conftest import Api
+from tests.support.oidc_provider import OidcProviderStandIn
 from tests.support.task_service import TaskServiceStandIn
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +123,44 @@ def test_it_lets_only_admins_change_a_service_registered_before_registrants_were
     assert dev.delete(f"/task-services/{old.pk}").status_code == 403
     assert admin.patch(f"/task-services/{old.pk}", {"enabled": False}).status_code == 200
     assert admin.delete(f"/task-services/{old.pk}").status_code == 204
+
+
+@pytest.fixture
+def oidc(settings) -> Iterator[OidcProviderStandIn]:
+    idp = OidcProviderStandIn()
+    jwks.clear_cache()
+    settings.OIDC_JWKS_URL = idp.url
+    settings.OIDC_ISSUER = "https://idp.example/"
+    settings.OIDC_AUDIENCE = "https://regatta.example"
+    yield idp
+    jwks.clear_cache()
+    idp.stop()
+
+
+def _jwt_dev(idp: OidcProviderStandIn, subject: str) -> Api:
+    now = int(time.time())
+    claims = {
+        "sub": subject,
+        "iss": "https://idp.example/",
+        "aud": "https://regatta.example",
+        "iat": now,
+        "exp": now + 600,
+        "https://kidsfirstdrc.org/roles": ["dev"],
+    }
+    return Api(idp.key.sign(claims))
+
+
+def test_it_knows_a_jwt_developer_by_its_subject(oidc, bob_host):
+    carol = _jwt_dev(oidc, "auth0|carol")
+    resp = carol.post("/task-services", {"name": "C", "author": "carol", "url": bob_host.url})
+    assert resp.status_code == 201, resp.content
+    path = f"/task-services/{resp.json()['kf_id']}"
+    assert TaskService.objects.get(pk=resp.json()["kf_id"]).registered_by == "oidc:auth0|carol"
+    # A fresh JWT of the same subject is the same developer; another subject is not.
+    assert _jwt_dev(oidc, "auth0|carol").patch(path, {"enabled": False}).status_code == 200
+    assert _jwt_dev(oidc, "auth0|dave").patch(path, {"enabled": True}).status_code == 403
+    assert _jwt_dev(oidc, "auth0|dave").delete(path).status_code == 403
+    assert carol.delete(path).status_code == 204
 
 
 def test_it_answers_404_before_403_for_an_unknown_service(mallory):
