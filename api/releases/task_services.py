@@ -7,6 +7,7 @@ from ninja import Router, Status
 
 from api.common.pagination import page_of, paginate
 from api.releases.common import developer_auth, not_null, service_body, trigger_auth
+from api.releases.queue import queue_required
 from api.releases.schemas import (
     StatusOut,
     TaskServiceCreatedOut,
@@ -66,7 +67,9 @@ def health_checks(request: HttpRequest):
     """Compatibility trigger (beat runs health checks anyway)."""
     from orchestrator.tasks.releases import health_checks as sweep
 
-    sweep.delay()
+    # Nobody reads the sweep's result: not storing one spares the web process a subscription.
+    with queue_required():
+        sweep.apply_async(ignore_result=True)
     return {"status": "ok"}
 
 

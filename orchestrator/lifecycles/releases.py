@@ -79,6 +79,11 @@ def cancel_canvas(release_id: str, task_ids: list[str]) -> None:
     chord(t.cancel_tasks.si(chunk) for chunk in _chunks(task_ids))(t.finish_cancel.si(release_id))
 
 
+def check_release(release_id: str) -> None:
+    """Re-derive the release's next move from its tasks (reconciler, status_checks trigger)."""
+    _send(t.check_release, release_id)
+
+
 def check_tasks(task_ids: list[str]) -> None:
     """Poll these tasks: one batch message per task service (and per MAX_BATCH tasks)."""
     from domain.releases.models import Task
@@ -104,7 +109,7 @@ def redrive(release_id: str, step: str, task_ids: list[str]) -> None:
     elif step == "send_publish":
         publish(task_ids)
     elif step == "check":
-        _send(t.check_release, release_id)
+        check_release(release_id)
     elif step == "cancel":
         cancel(release_id)
     elif step == "fail":
