@@ -598,9 +598,10 @@ def task_service_delete(*, service_id: str, caller: Caller) -> None:
         # without this service.
         service = _lock_service(service_id)
         task_service_authorize(service=service, caller=caller)
-        live = sorted(
+        live = list(
             Task.objects.filter(task_service_id=service_id)
             .exclude(release__state__in=RELEASE_TERMINAL)
+            .order_by("release_id")
             .values_list("release_id", flat=True)
             .distinct()
         )

@@ -200,6 +200,17 @@ def test_it_refuses_to_delete_a_service_whose_tasks_are_in_an_unfinished_release
     assert token.revoked_at is None
 
 
+def test_it_names_each_unfinished_release_once(live_release, bobs_service, bob, studies):
+    # A second task of the same release, and a second release: each release is named once.
+    Task.objects.create(release=live_release, task_service=bobs_service, state="running")
+    other = services.release_create(name="R2", studies=["SD_00000001"])
+    Task.objects.create(release=other, task_service=bobs_service)
+    resp = bob.delete(f"/task-services/{bobs_service.pk}")
+    assert resp.status_code == 400
+    named = ", ".join(sorted([live_release.pk, other.pk]))
+    assert f"({named})" in resp.json()["detail"]
+
+
 @pytest.mark.parametrize("state", ["published", "canceled", "failed"])
 def test_it_deletes_a_service_whose_releases_have_all_ended(state, live_release, bobs_service, bob):
     Release.objects.filter(pk=live_release.pk).update(state=state)
