@@ -23,6 +23,18 @@ broker_transport_options = {"visibility_timeout": config.visibility_timeout()}
 # An outbound batch that outlived the visibility timeout would run twice: refuse such a start.
 batch_limits.check_visibility_timeout()
 result_backend_transport_options = {"retry_policy": {"timeout": 5.0}}
+# An enqueue made while answering a request must give up promptly when the broker is down or
+# unreachable (the state is committed; the reconciler re-drives a lost step): a short connect
+# timeout instead of the OS's minutes, and one quick retry for a blip.
+BROKER_CONNECT_TIMEOUT = env_float("CELERY_BROKER_CONNECT_TIMEOUT", 1.0)
+broker_connection_timeout = BROKER_CONNECT_TIMEOUT
+broker_transport_options["socket_connect_timeout"] = BROKER_CONNECT_TIMEOUT
+task_publish_retry_policy = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 result_expires = env_int("CELERY_RESULT_EXPIRES", 86400)
 task_serializer = "json"
 result_serializer = "json"

@@ -14,6 +14,7 @@ from api.releases.common import (
     require_study_groups,
     trigger_auth,
 )
+from api.releases.queue import queue_required
 from api.releases.schemas import (
     MessageOut,
     ReleaseIn,
@@ -69,15 +70,16 @@ def create_release(request: HttpRequest, payload: ReleaseIn):
 @router.post("/releases/status_checks", response=StatusOut, auth=trigger_auth)
 def release_status_checks(request: HttpRequest):
     """Compatibility trigger (beat does this work anyway): re-check every live release."""
-    from orchestrator.tasks.releases import check_release
+    from orchestrator.lifecycles import releases as lifecycle
 
     ids = list(
         Release.objects.filter(
             state__in=("initializing", "running", "publishing", "canceling")
         ).values_list("kf_id", flat=True)
     )
-    for kf_id in ids:
-        check_release.delay(kf_id)
+    with queue_required():
+        for kf_id in ids:
+            lifecycle.check_release(kf_id)
     return {"status": "ok", "message": f"{len(ids)} releases to check"}
 
 

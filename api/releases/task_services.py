@@ -7,6 +7,7 @@ from ninja import Router, Status
 
 from api.common.pagination import page_of, paginate
 from api.releases.common import developer_auth, not_null, service_body, trigger_auth
+from api.releases.queue import queue_required
 from api.releases.schemas import (
     StatusOut,
     TaskServiceCreatedOut,
@@ -55,7 +56,9 @@ def create_service(request: HttpRequest, payload: TaskServiceIn):
     service uses to PATCH its own tasks. `outbound_token`, if given, is sent on every call to the
     service and never returned."""
     _check_url(payload.url)
-    service, issued = services.task_service_create(**payload.model_dump())
+    service, issued = services.task_service_create(
+        **payload.model_dump(), registered_by=services.caller_key(request.auth)
+    )
     return Status(201, {**service_body(request, service), "inbound_token": issued.plaintext})
 
 
@@ -64,7 +67,9 @@ def health_checks(request: HttpRequest):
     """Compatibility trigger (beat runs health checks anyway)."""
     from orchestrator.tasks.releases import health_checks as sweep
 
-    sweep.delay()
+    # Nobody reads the sweep's result: not storing one spares the web process a subscription.
+    with queue_required():
+        sweep.apply_async(ignore_result=True)
     return {"status": "ok"}
 
 
@@ -73,28 +78,41 @@ def get_service(request: HttpRequest, kf_id: str):
     return service_body(request, _get(kf_id))
 
 
-def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _editable(request: HttpRequest, kf_id: str) -> TaskService:
+    """The service, once the caller may change it (404, then 403)."""
     service = _get(kf_id)
+    services.task_service_authorize(service=service, caller=request.auth)
+    return service
+
+
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+    # Authorized before the new url is contacted: a stranger's PATCH sends no traffic.
+    service = _editable(request, kf_id)
     not_null(fields, *(k for k in fields if k != "outbound_token"))
     if fields.get("outbound_token") is None:
         fields.pop("outbound_token", None)
     if "url" in fields and fields["url"] != service.url:
         _check_url(fields["url"])
-    return service_body(request, services.task_service_update(kf_id, **fields))
+    updated = services.task_service_update(service_id=kf_id, caller=request.auth, changes=fields)
+    return service_body(request, updated)
 
 
 @router.patch("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
 def patch_service(request: HttpRequest, kf_id: str, payload: TaskServicePatch):
+    """A dev may change only services it registered; admins any. A new `url` drops the stored
+    `outbound_token` unless the same request sends one."""
     return _update(request, kf_id, provided(payload))
 
 
 @router.put("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
 def put_service(request: HttpRequest, kf_id: str, payload: TaskServiceIn):
+    """As PATCH, with every required field."""
     return _update(request, kf_id, payload.model_dump(exclude_unset=True))
 
 
 @router.delete("/task-services/{kf_id}", response={204: None}, auth=developer_auth)
 def delete_service(request: HttpRequest, kf_id: str):
-    """Really deletes (its tasks cascade) and revokes the service's inbound tokens."""
-    services.task_service_delete(kf_id)
+    """Really deletes (its tasks cascade) and revokes the service's inbound tokens. 400 while any
+    of its tasks is in a release that has not ended. A dev may delete only its own services."""
+    services.task_service_delete(service_id=kf_id, caller=request.auth)
     return Status(204, None)

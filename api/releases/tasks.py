@@ -15,6 +15,7 @@ from api.releases.common import (
     task_writer_auth,
     trigger_auth,
 )
+from api.releases.queue import queue_required
 from api.releases.schemas import StatusOut, TaskIn, TaskOut, TaskPatch, provided
 from domain.common.errors import NotFound
 from domain.common.models import Role
@@ -80,7 +81,8 @@ def task_status_checks(request: HttpRequest):
             "kf_id", flat=True
         )
     )
-    lifecycle.check_tasks(ids)
+    with queue_required():
+        lifecycle.check_tasks(ids)
     return {"status": "ok", "message": f"{len(ids)} task to check"}
 
 

@@ -20,8 +20,9 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from domain.common.errors import Forbidden, IllegalTransition, NotFound
-from domain.common.tokens import IssuedToken, token_create
+from domain.common.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from domain.common.models import ApiToken, Role
+from domain.common.tokens import Caller, IssuedToken, token_create
 from domain.releases import versions
 from domain.releases.errors import FieldErrors, field_error
 from domain.releases.machines import (
@@ -51,12 +52,24 @@ T = TaskState
 
 
 def _after_commit(step: str, *args: Any) -> None:
-    """Run `orchestrator.lifecycles.releases.<step>(*args)` once the transaction commits."""
+    """Run `orchestrator.lifecycles.releases.<step>(*args)` once the transaction commits.
+
+    A failed enqueue (the broker is down) never fails the caller: the state is committed
+    already, a client told "500" would retry and create a duplicate, and the reconciler re-drives
+    every release whose next step was lost."""
 
     def run() -> None:
         from orchestrator.lifecycles import releases as lifecycle
 
-        getattr(lifecycle, step)(*args)
+        try:
+            getattr(lifecycle, step)(*args)
+        except Exception:  # noqa: BLE001 (whatever the broker raised, the reconciler recovers)
+            logger.warning(
+                "could not enqueue releases step %s%r after commit; the reconciler re-drives it",
+                step,
+                args,
+                exc_info=True,
+            )
 
     transaction.on_commit(run)
 
@@ -506,6 +519,25 @@ def service_subject(service_id: str) -> str:
     return f"task-service:{service_id}"
 
 
+def caller_key(caller: Caller) -> str | None:
+    """Who a caller is, as stored in TaskService.registered_by: the API token's id, or a JWT's
+    subject. None for a JWT without a subject, which therefore owns nothing."""
+    if isinstance(caller, ApiToken):
+        return f"token:{caller.pk}"
+    return f"oidc:{caller.subject}" if caller.subject else None
+
+
+def task_service_authorize(*, service: TaskService, caller: Caller) -> None:
+    """Forbidden unless `caller` may change or delete `service`: admins any, a dev only one it
+    registered (never a row registered before registrants were recorded: its owner is unknown).
+    The API asks before it contacts a new url; every write below asks again."""
+    if caller.role == Role.ADMIN:
+        return
+    key = caller_key(caller)
+    if key is None or service.registered_by != key:
+        raise Forbidden("You may change only task services you registered.")
+
+
 def task_service_create(
     *,
     name: str,
@@ -514,6 +546,7 @@ def task_service_create(
     description: str = "",
     enabled: bool = True,
     outbound_token: str = "",
+    registered_by: str | None = None,
 ) -> tuple[TaskService, IssuedToken]:
     """Register a service and mint its inbound token (role service, bound to this service)."""
     with transaction.atomic():
@@ -524,6 +557,7 @@ def task_service_create(
             description=description,
             enabled=enabled,
             outbound_token=outbound_token,
+            registered_by=registered_by,
         )
         issued = token_create(
             role="service", name=f"task service {name}"[:100], subject=service_subject(service.pk)
@@ -531,25 +565,52 @@ def task_service_create(
     return service, issued
 
 
-def task_service_update(service_id: str, **fields: Any) -> TaskService:
-    with transaction.atomic():
-        service = TaskService.objects.select_for_update().filter(pk=service_id).first()
-        if service is None:
-            raise NotFound("Not found.")
-        for name, value in fields.items():
-            setattr(service, name, value)
-        if fields:
-            service.save(update_fields=list(fields))
+def _lock_service(service_id: str) -> TaskService:
+    service = TaskService.objects.select_for_update().filter(pk=service_id).first()
+    if service is None:
+        raise NotFound("Not found.")
     return service
 
 
-def task_service_delete(service_id: str) -> None:
-    from domain.common.models import ApiToken
-
+def task_service_update(*, service_id: str, caller: Caller, changes: dict[str, Any]) -> TaskService:
+    """Apply `changes`. A new url drops the stored outbound token unless `changes` carries one:
+    the token was given for the old host and must never be sent to another."""
+    changes = dict(changes)
     with transaction.atomic():
-        deleted, _ = TaskService.objects.filter(pk=service_id).delete()
-        if not deleted:
-            raise NotFound("Not found.")
+        service = _lock_service(service_id)
+        task_service_authorize(service=service, caller=caller)
+        if changes.get("url", service.url) != service.url:
+            changes.setdefault("outbound_token", "")
+        for name, value in changes.items():
+            setattr(service, name, value)
+        if changes:
+            service.save(update_fields=list(changes))
+    return service
+
+
+def task_service_delete(*, service_id: str, caller: Caller) -> None:
+    """Delete the service (its tasks cascade) and revoke its inbound tokens. Refused (400) while
+    any of its tasks belongs to a release that has not ended: deleting it would strand that
+    release, which would wait for a service that no longer exists."""
+    with transaction.atomic():
+        # Under the row lock no task for this service can commit until we do: a prepare that
+        # raced us fails its foreign-key check at commit, and the reconciler re-drives it
+        # without this service.
+        service = _lock_service(service_id)
+        task_service_authorize(service=service, caller=caller)
+        live = list(
+            Task.objects.filter(task_service_id=service_id)
+            .exclude(release__state__in=RELEASE_TERMINAL)
+            .order_by("release_id")
+            .values_list("release_id", flat=True)
+            .distinct()
+        )
+        if live:
+            raise InvalidInput(
+                "This task service has tasks in releases that have not ended "
+                f"({', '.join(live)}): cancel those releases or wait until they end."
+            )
+        service.delete()
         ApiToken.objects.filter(
             subject=service_subject(service_id), revoked_at__isnull=True
         ).update(revoked_at=timezone.now())

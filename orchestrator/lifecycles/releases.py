@@ -11,7 +11,9 @@ Every function here is called after the domain's transaction commits and passes 
 
 from __future__ import annotations
 
-from celery import chord
+from typing import Any
+
+from celery import Task, chord
 
 from orchestrator.batch_limits import MAX_BATCH
 from orchestrator.tasks import releases as t
@@ -24,13 +26,21 @@ INITIALIZE_PRIORITY = 6
 POLL_PRIORITY = 9
 
 
+def _send(task: Task, *args: Any, **options: Any) -> None:
+    """Enqueue a step nobody waits for. Without a stored result the sender does not subscribe to
+    one, so a web request that enqueues (create, publish, cancel) needs the broker alone and,
+    with the broker down, fails within the publish retry policy (celeryconfig) instead of
+    waiting out the result store's reconnects."""
+    task.apply_async(args, ignore_result=True, **options)
+
+
 def prepare(release_id: str) -> None:
-    t.prepare_release.delay(release_id)
+    _send(t.prepare_release, release_id)
 
 
 def initialize(release_id: str, task_ids: list[str]) -> None:
     if not task_ids:
-        t.start_release.delay(release_id)
+        _send(t.start_release, release_id)
         return
     header = (
         t.initialize_tasks.si(chunk).set(priority=INITIALIZE_PRIORITY)
@@ -51,23 +61,28 @@ def _chunks(ids: list[str], size: int = MAX_BATCH) -> list[list[str]]:
 def start(task_ids: list[str]) -> None:
     """`start` to every task of a release at once: one batch message sends them concurrently."""
     for chunk in _chunks(task_ids):
-        t.send_batch.delay("start", chunk)
+        _send(t.send_batch, "start", chunk)
 
 
 def publish(task_ids: list[str]) -> None:
     for chunk in _chunks(task_ids):
-        t.send_batch.delay("publish", chunk)
+        _send(t.send_batch, "publish", chunk)
 
 
 def cancel(release_id: str) -> None:
-    t.cancel_release.delay(release_id)
+    _send(t.cancel_release, release_id)
 
 
 def cancel_canvas(release_id: str, task_ids: list[str]) -> None:
     if not task_ids:
-        t.finish_cancel.delay(release_id)
+        _send(t.finish_cancel, release_id)
         return
     chord(t.cancel_tasks.si(chunk) for chunk in _chunks(task_ids))(t.finish_cancel.si(release_id))
+
+
+def check_release(release_id: str) -> None:
+    """Re-derive the release's next move from its tasks (reconciler, status_checks trigger)."""
+    _send(t.check_release, release_id)
 
 
 def check_tasks(task_ids: list[str]) -> None:
@@ -79,7 +94,7 @@ def check_tasks(task_ids: list[str]) -> None:
         by_service.setdefault(sid, []).append(tid)
     for ids in by_service.values():
         for chunk in _chunks(sorted(ids)):
-            t.check_batch.apply_async((chunk,), priority=POLL_PRIORITY)
+            _send(t.check_batch, chunk, priority=POLL_PRIORITY)
 
 
 def redrive(release_id: str, step: str, task_ids: list[str]) -> None:
@@ -89,14 +104,14 @@ def redrive(release_id: str, step: str, task_ids: list[str]) -> None:
     elif step == "initialize":
         initialize(release_id, task_ids)
     elif step == "start":
-        t.start_release.delay(release_id)
+        _send(t.start_release, release_id)
     elif step == "send_start":
         start(task_ids)
     elif step == "send_publish":
         publish(task_ids)
     elif step == "check":
-        t.check_release.delay(release_id)
+        check_release(release_id)
     elif step == "cancel":
         cancel(release_id)
     elif step == "fail":
-        t.fail_release.delay(release_id)
+        _send(t.fail_release, release_id)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.test import Client
 
 from domain.releases.models import Study
+from tests.support.task_service import TaskServiceStandIn
 
 
 @pytest.fixture
@@ -69,3 +71,17 @@ def dev(dev_token) -> Api:
 @pytest.fixture
 def user(user_token) -> Api:
     return Api(user_token)
+
+
+@pytest.fixture
+def task_service_host() -> Iterator[Callable[[str], TaskServiceStandIn]]:
+    """make(name) → a stand-in task service answering `GET /status`, stopped after the test."""
+    made: list[TaskServiceStandIn] = []
+
+    def make(name: str) -> TaskServiceStandIn:
+        made.append(TaskServiceStandIn(mode="manual", name=name))
+        return made[-1]
+
+    yield make
+    for host in made:
+        host.stop()

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from domain.common.models import ApiToken
+from domain.common.tokens import token_authenticate
 from domain.releases import services
 from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
 from orchestrator.clients.task_service import NOT_ANSWERED
@@ -39,8 +40,12 @@ def release(studies):
 
 
 @pytest.fixture
-def service(db):
-    svc, issued = services.task_service_create(name="S", url="http://ts.example", author="jon")
+def service(dev_token):
+    # Registered by the `dev` client's token, which may therefore change and delete it.
+    registrant = services.caller_key(token_authenticate(plaintext=dev_token))
+    svc, issued = services.task_service_create(
+        name="S", url="http://ts.example", author="jon", registered_by=registrant
+    )
     svc.inbound = issued.plaintext
     return svc
 
