@@ -15,6 +15,8 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from domain.common.errors import DomainError
+from domain.common.models import Role
+from domain.common.oidc import Principal
 
 
 class ReadOnlyStateAdmin(admin.ModelAdmin):
@@ -56,3 +58,10 @@ def run_action(
     messages.success(request, f"{done}: {applied}.")
     if refused:
         messages.warning(request, "Refused: " + "; ".join(refused[:20]))
+
+
+def console_caller(request: HttpRequest) -> Principal:
+    """The staff member behind a console action, as the domain's services see callers: an admin
+    (the console is staff only), named after the logged-in user."""
+    username = request.user.get_username()
+    return Principal(role=Role.ADMIN, subject=f"console:{username}", name=username)

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from domain.common.admin_console import ReadOnlyStateAdmin, run_action
+from domain.common.admin_console import ReadOnlyStateAdmin, console_caller, run_action
 from domain.releases import services
 from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
 
@@ -55,7 +55,9 @@ class TaskServiceAdmin(ReadOnlyStateAdmin):
         run_action(
             request,
             queryset,
-            lambda s: services.task_service_update(s.pk, enabled=enabled),
+            lambda s: services.task_service_update(
+                service_id=s.pk, caller=console_caller(request), changes={"enabled": enabled}
+            ),
             done="Enabled" if enabled else "Disabled",
         )
 

@@ -139,3 +139,11 @@ def test_it_never_shows_a_secret(dana: Client) -> None:
         html = dana.get(url).content.decode()
         assert "outbound-secret-value" not in html
         assert issued.token.token_hash not in html
+
+
+def test_it_enables_and_disables_task_services(dana: Client) -> None:
+    service = TaskService.objects.create(name="svc", url="http://127.0.0.1:9/", author="a")
+    _act(dana, TaskService, "disable", [service.pk])
+    assert not TaskService.objects.get(pk=service.pk).enabled
+    _act(dana, TaskService, "enable", [service.pk])
+    assert TaskService.objects.get(pk=service.pk).enabled
