@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -267,38 +267,59 @@ INSERT_FROM_BULK_SQL = (
 )
 
 
-def _copy_text(project_id: int, reqs: list[SubmitRequest]) -> tuple[str, list[int]]:
-    """The COPY text of these tasks and their dedup hashes. A verification_count of 0 is 1."""
+def _dedup_hash(r: SubmitRequest) -> int:
+    return unique_string_hash(r.unique_string) if r.unique_string else r.hash_u64
+
+
+def _copy_lines(project_id: int, reqs: list[SubmitRequest], hashes: list[int]) -> Iterator[str]:
+    """The COPY line of each task (a verification_count of 0 is 1)."""
     escapes = _COPY_ESCAPES
-    lines = []
-    hashes = []
-    append, remember = lines.append, hashes.append
-    for r in reqs:
-        h = unique_string_hash(r.unique_string) if r.unique_string else r.hash_u64
-        if h:
-            remember(h)
+    for r, h in zip(reqs, hashes, strict=True):
         recipe = r.recipe
         # Most recipes need no escaping; checking is ten times cheaper than translating.
         if "\\" in recipe or not recipe.isprintable():
             recipe = recipe.translate(escapes)
-        append(
+        yield (
             f"{project_id}\t{r.priority}\t0\t{r.max_retries}\t1\t{recipe}"
             f"\t{r.max_assign_time}\t{r.verification_count or 1}\t{h or _NULL}\n"
         )
-    return "".join(lines), hashes
+
+
+class _CopySource:
+    """The COPY text of a batch, made as psycopg2 reads it: a bulk submit's whole COPY text (as
+    large as its body, and four times that in a StringIO) never sits in memory at once."""
+
+    def __init__(self, project_id: int, reqs: list[SubmitRequest], hashes: list[int]) -> None:
+        self.args = (project_id, reqs, hashes)
+        self.rewind()
+
+    def rewind(self) -> None:
+        self.lines = _copy_lines(*self.args)
+
+    def read(self, size: int = -1) -> str:
+        # psycopg2 sends whatever one call returns, so a chunk may overshoot `size` by a line.
+        chunk, length = [], 0
+        for line in self.lines:
+            chunk.append(line)
+            length += len(line)
+            if length >= size > 0:
+                break
+        return "".join(chunk)
 
 
 def copy_rows(project_id: int, reqs: list[SubmitRequest]) -> io.StringIO:
     """The COPY text of these tasks (also used by bench/queue for its direct-COPY floor)."""
-    return io.StringIO(_copy_text(project_id, reqs)[0])
+    hashes = [_dedup_hash(r) for r in reqs]
+    return io.StringIO("".join(_copy_lines(project_id, reqs, hashes)))
 
 
 def _copy_tasks_postgresql(project_id: int, reqs: list[SubmitRequest]) -> int:
-    text, hashes = _copy_text(project_id, reqs)
-    data = io.StringIO(text)
+    hashes = [_dedup_hash(r) for r in reqs]
+    data = _CopySource(project_id, reqs, hashes)
+    distinct = {h for h in hashes if h}
     with transaction.atomic(), connection.cursor() as cur:
         raw = cur.cursor
-        if len(hashes) == len(set(hashes)):
+        if len(distinct) == sum(1 for h in hashes if h):
             # No duplicate within the batch: COPY straight into the table, which only fails if a
             # hash is already there (or another submit is inserting it right now); then the
             # batch goes through the deduplicating path below. The raw cursor raises the
@@ -308,7 +329,7 @@ def _copy_tasks_postgresql(project_id: int, reqs: list[SubmitRequest]) -> int:
                     raw.copy_expert(f"COPY tracker_task ({COPY_COLUMNS}) FROM STDIN", data)
                 return len(reqs)
             except (IntegrityError, connection.Database.IntegrityError):
-                data.seek(0)
+                data.rewind()
         raw.execute(
             "CREATE TEMP TABLE tracker_bulk (project_id bigint, priority smallint,"
             " retries smallint, max_retries smallint, status smallint, recipe text,"

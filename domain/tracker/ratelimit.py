@@ -1,4 +1,5 @@
-"""Per-project token buckets in Redis, shared by every web process and host.
+"""Token buckets in Redis (per project, and per client address for /worker/create), shared by
+every web process and host.
 
 Each bucket is a GCRA "theoretical arrival time" (TAT) under one key. A request for n tokens is
 admitted when the bucket is not in debt (TAT <= now) and then pushes TAT forward by n intervals:

@@ -18,3 +18,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
 os.environ.setdefault("OUTBOUND_TIMEOUT", "1")
 os.environ.setdefault("RELEASES_RETRY_BACKOFF", "0.1")
 os.environ.setdefault("RELEASES_TASK_POLL_INTERVAL", "0.5")
+# The suite creates hundreds of workers from 127.0.0.1: no per-address creation limit, except
+# where a test sets one (tests/api/tracker/test_worker_create.py).
+os.environ.setdefault("TRACKER_WORKER_CREATE_RATE", "0")
