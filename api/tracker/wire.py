@@ -179,8 +179,8 @@ class Guard:
 
     A method the route does not serve is the original's plain 404 (fasthttprouter has no 405),
     OPTIONS is a CORS preflight, a session route refuses a cross-origin browser request, and with
-    `worker_status` set the X-Worker-Id / X-Secret headers
-    must name a worker, failing with that endpoint's status code (401, 403 or 400).
+    `worker_status` set the X-Worker-Id / X-Secret headers must name a worker, failing with that
+    endpoint's status code (401, 403 or 400).
     """
 
     def __init__(

@@ -45,7 +45,8 @@ def _admit_creation(request: HttpRequest) -> None:
     address; with TRACKER_WORKER_CREATE=token only an admin or dev API token may."""
     if conf.WORKER_CREATE == conf.WORKER_CREATE_TOKEN:
         scheme, _, credential = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        caller = bearer_authenticate(credential=credential) if scheme == "Bearer" else None
+        bearer = scheme.lower() == "bearer" and credential
+        caller = bearer_authenticate(credential=credential) if bearer else None
         if caller is None:
             raise TrackerError(401, "Unauthorized")
         if caller.role not in (Role.ADMIN, Role.DEV):
