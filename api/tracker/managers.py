@@ -6,6 +6,7 @@ from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from api.tracker.origin import ALWAYS, SAME_ORIGIN, WRITES
 from api.tracker.wire import I64, STR, decode, envelope, no_content, ok, positive_id, route
 from domain.tracker.errors import TrackerError
 from domain.tracker.managers import (
@@ -32,7 +33,7 @@ def _session_manager(request: HttpRequest) -> Manager:
     return manager
 
 
-@route(router, "/register", ("POST",))
+@route(router, "/register", ("POST",), session=WRITES)
 def register(request: HttpRequest) -> HttpResponse:
     body = decode(request, CREDENTIALS)
     manager = manager_register(username=body["username"], password=body["password"])
@@ -40,7 +41,7 @@ def register(request: HttpRequest) -> HttpResponse:
     return ok()
 
 
-@route(router, "/login", ("POST",))
+@route(router, "/login", ("POST",), session=WRITES)
 def login_view(request: HttpRequest) -> HttpResponse:
     body = decode(request, CREDENTIALS)
     user = manager_check_login(username=body["username"], password=body["password"])
@@ -48,7 +49,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return ok({"manager": manager_json(user.tracker_manager)})
 
 
-@route(router, "/logout")
+@route(router, "/logout", session=ALWAYS)
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
     return no_content()
@@ -74,21 +75,21 @@ def list_for_project(request: HttpRequest, pid: str) -> HttpResponse:
     return ok({"managers": managers_for_project(positive_id(pid, "Invalid request"))})
 
 
-@route(router, "/manager/promote/{mid}")
+@route(router, "/manager/promote/{mid}", session=SAME_ORIGIN)
 def promote(request: HttpRequest, mid: str) -> HttpResponse:
     actor = _session_manager(request)
     manager_set_admin(actor=actor, manager_id=positive_id(mid, "Invalid request"), admin=True)
     return no_content()
 
 
-@route(router, "/manager/demote/{mid}")
+@route(router, "/manager/demote/{mid}", session=SAME_ORIGIN)
 def demote(request: HttpRequest, mid: str) -> HttpResponse:
     actor = _session_manager(request)
     manager_set_admin(actor=actor, manager_id=positive_id(mid, "Invalid request"), admin=False)
     return no_content()
 
 
-@route(router, "/manager/set_role_for_project/{pid}", ("POST",))
+@route(router, "/manager/set_role_for_project/{pid}", ("POST",), session=WRITES)
 def set_role(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = positive_id(pid, "Invalid request")
     body = decode(request, {"manager": I64, "role": I64})

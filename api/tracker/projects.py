@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from api.tracker.origin import WRITES
 from api.tracker.wire import (
     BOOL,
     F64,
@@ -61,14 +62,14 @@ def _pid(value: str) -> int:
     return positive_id(value, INVALID)
 
 
-@route(router, "/project/create", ("POST",))
+@route(router, "/project/create", ("POST",), session=WRITES)
 def create(request: HttpRequest) -> HttpResponse:
     fields = ProjectFields(**decode(request, PROJECT_SPEC))
     project_id = project_create(manager=manager_from_request(request), fields=fields)
     return ok({"id": project_id})
 
 
-@route(router, "/project/update/{pid}", ("POST",))
+@route(router, "/project/update/{pid}", ("POST",), session=WRITES)
 def update(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = _pid(pid)
     fields = ProjectFields(**decode(request, {**PROJECT_SPEC, "paused": BOOL}))
@@ -112,7 +113,7 @@ def _worker(request: HttpRequest, *, status: int):
     )
 
 
-@route(router, "/project/accept_request/{pid}/{wid}", ("POST",))
+@route(router, "/project/accept_request/{pid}/{wid}", ("POST",), session=WRITES)
 def accept_request(request: HttpRequest, pid: str, wid: str) -> HttpResponse:
     project_id, worker_id = _pid(pid), positive_id(wid, INVALID)
     require_role(manager_from_request(request), project_id, ROLE_MANAGE_ACCESS)
@@ -121,7 +122,7 @@ def accept_request(request: HttpRequest, pid: str, wid: str) -> HttpResponse:
     return ok()
 
 
-@route(router, "/project/reject_request/{pid}/{wid}", ("POST",))
+@route(router, "/project/reject_request/{pid}/{wid}", ("POST",), session=WRITES)
 def reject_request(request: HttpRequest, pid: str, wid: str) -> HttpResponse:
     project_id, worker_id = _pid(pid), positive_id(wid, INVALID)
     # The original checks nothing here; rejecting (or revoking) needs MANAGE_ACCESS.
@@ -143,7 +144,7 @@ def assignees(request: HttpRequest, pid: str) -> HttpResponse:
     return ok({"assignees": project_assignees(project_id=_pid(pid))})
 
 
-@route(router, "/project/secret/{pid}", ("GET", "POST"))
+@route(router, "/project/secret/{pid}", ("GET", "POST"), session=WRITES)
 def secret(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = _pid(pid)
     if request.method == "POST":
@@ -166,7 +167,7 @@ def _authorize_secret_read(request: HttpRequest, project_id: int) -> None:
         raise TrackerError(403, "Unauthorized")
 
 
-@route(router, "/project/webhook_secret/{pid}", ("GET", "POST"))
+@route(router, "/project/webhook_secret/{pid}", ("GET", "POST"), session=WRITES)
 def webhook_secret(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = _pid(pid)
     body = decode(request, {"webhook_secret": STR}) if request.method == "POST" else None
@@ -208,16 +209,16 @@ def _maintenance(request: HttpRequest, pid: str, action) -> HttpResponse:
     return ok({"affected_tasks": action(project_id=project_id)})
 
 
-@route(router, "/project/reset_failed_tasks/{pid}", ("POST",))
+@route(router, "/project/reset_failed_tasks/{pid}", ("POST",), session=WRITES)
 def reset_failed_tasks(request: HttpRequest, pid: str) -> HttpResponse:
     return _maintenance(request, pid, queue.project_reset_failed)
 
 
-@route(router, "/project/hard_reset/{pid}", ("POST",))
+@route(router, "/project/hard_reset/{pid}", ("POST",), session=WRITES)
 def hard_reset(request: HttpRequest, pid: str) -> HttpResponse:
     return _maintenance(request, pid, queue.project_hard_reset)
 
 
-@route(router, "/project/reclaim_assigned_tasks/{pid}", ("POST",))
+@route(router, "/project/reclaim_assigned_tasks/{pid}", ("POST",), session=WRITES)
 def reclaim_assigned_tasks(request: HttpRequest, pid: str) -> HttpResponse:
     return _maintenance(request, pid, queue.project_reclaim_assigned)

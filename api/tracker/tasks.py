@@ -5,25 +5,29 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from api.tracker.bulk import body_text, bulk_items
 from api.tracker.wire import (
     I16,
     I64,
-    LIST,
-    PARSE_ERROR,
     STR,
     convert,
     decode,
     decode_object,
     envelope,
     ok,
-    parse_json,
     positive_id,
     read_body,
     route,
 )
 from domain.tracker import conf
 from domain.tracker.errors import SubmitUnauthorized, TrackerError
-from domain.tracker.queue import SubmitRequest, task_assign, task_bulk_submit, task_release
+from domain.tracker.queue import (
+    SubmitRequest,
+    task_assign,
+    task_bulk_submit,
+    task_release,
+    worker_may_submit,
+)
 from domain.tracker.queue import task_submit as queue_submit
 from domain.tracker.workers import worker_is_paused
 
@@ -74,13 +78,18 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 @route(router, "/task/bulk_submit", ("POST",), worker=401)
 def bulk_submit(request: HttpRequest) -> HttpResponse:
-    body = decode_object(parse_json(read_body(request, conf.BULK_MAX_BYTES)), {"requests": LIST})
-    items = body["requests"]
-    if not items or len(items) > conf.BULK_MAX_TASKS:
-        raise TrackerError(400, PARSE_ERROR)
-    reqs = [_submit_request(item) for item in items]
+    # Who may submit is judged before the body is read: a worker without any submit role gets
+    # its answer without the server reading, let alone parsing, up to TRACKER_BULK_MAX_BYTES.
     try:
-        result = task_bulk_submit(worker_id=request.auth.id, reqs=reqs)
+        if not worker_may_submit(worker_id=request.auth.id):
+            raise SubmitUnauthorized()
+        items = bulk_items(
+            body_text(read_body(request, conf.BULK_MAX_BYTES)),
+            _submit_request,
+            item_limit=conf.BULK_MAX_TASK_BYTES,
+            max_items=conf.BULK_MAX_TASKS,
+        )
+        result = task_bulk_submit(worker_id=request.auth.id, reqs=items)
     except SubmitUnauthorized as exc:
         # A bulk submit reports what happened (the QUIRK fix): here, nothing went in.
         return envelope(False, message=exc.message, content={"inserted": 0, "duplicates": 0})

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from api.common.families import refuse_oversized_body
+from api.tracker import origin
 from domain.tracker import conf
 from domain.tracker.errors import TrackerError
 from domain.tracker.workers import AuthedWorker, worker_authenticate
@@ -179,22 +180,29 @@ class Guard:
     """The auth callable of every tracker route.
 
     A method the route does not serve is the original's plain 404 (fasthttprouter has no 405),
-    OPTIONS is a CORS preflight, and with `worker_status` set the X-Worker-Id / X-Secret headers
-    must name a worker, failing with that endpoint's status code (401, 403 or 400).
+    OPTIONS is a CORS preflight, a session route refuses a cross-origin browser request, and with
+    `worker_status` set the X-Worker-Id / X-Secret headers must name a worker, failing with that
+    endpoint's status code (401, 403 or 400).
     """
 
     def __init__(
-        self, methods: Iterable[str], worker_status: int | None, message: str | None
+        self,
+        methods: Iterable[str],
+        worker_status: int | None,
+        message: str | None,
+        session: str | None = None,
     ) -> None:
         self.methods = frozenset(methods)
         self.worker_status = worker_status
         self.message = message
+        self.session = session
 
     def __call__(self, request: HttpRequest) -> AuthedWorker | bool:
         if request.method == "OPTIONS":
             raise CorsPreflight()
         if request.method not in self.methods:
             raise NotFoundPlain()
+        origin.check(request, self.session)
         if self.worker_status is None:
             return True
         try:
@@ -216,9 +224,11 @@ def route(
     *,
     worker: int | None = None,
     worker_message: str | None = None,
+    session: str | None = None,
 ) -> Callable:
-    """Register a view for every method; the Guard sorts out the wrong ones."""
-    guard = Guard(methods, worker, worker_message)
+    """Register a view for every method; the Guard sorts out the wrong ones. `session` is the
+    route's cross-origin policy when the manager session authorises it (api/tracker/origin.py)."""
+    guard = Guard(methods, worker, worker_message, session)
 
     def register(view: Callable) -> Callable:
         router.api_operation(ALL_METHODS, path, auth=guard, include_in_schema=True)(view)

@@ -1,16 +1,22 @@
-"""/worker/*: create (no auth), update (worker), get, stats, set_paused (admin session)."""
+"""/worker/*: create (open but limited per address, or an API token), update (worker), get,
+stats, set_paused (admin session)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from api.tracker.origin import WRITES
 from api.tracker.wire import BOOL, I64, STR, decode, envelope, ok, positive_id, route
+from domain.common.models import Role
+from domain.common.tokens import bearer_authenticate
+from domain.tracker import conf
 from domain.tracker.errors import TrackerError
 from domain.tracker.managers import manager_from_request
 from domain.tracker.models import Worker
 from domain.tracker.workers import (
     worker_create,
+    worker_creation_reserve,
     worker_json,
     worker_set_paused,
     worker_stats,
@@ -22,6 +28,7 @@ router = Router(tags=["workers"])
 
 @route(router, "/worker/create", ("POST",))
 def create(request: HttpRequest) -> HttpResponse:
+    _admit_creation(request)
     try:
         body = decode(request, {"alias": STR})
     except TrackerError:
@@ -30,6 +37,22 @@ def create(request: HttpRequest) -> HttpResponse:
     worker, secret = worker_create(alias=body["alias"])
     out = {**worker_json(worker), "secret": secret}
     return ok({"worker": out})
+
+
+def _admit_creation(request: HttpRequest) -> None:
+    """Anyone may create a worker (the original's drones do so on first start), at most
+    TRACKER_WORKER_CREATE_BURST at once and TRACKER_WORKER_CREATE_RATE per second per client
+    address; with TRACKER_WORKER_CREATE=token only an admin or dev API token may."""
+    if conf.WORKER_CREATE == conf.WORKER_CREATE_TOKEN:
+        scheme, _, credential = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        bearer = scheme.lower() == "bearer" and credential
+        caller = bearer_authenticate(credential=credential) if bearer else None
+        if caller is None:
+            raise TrackerError(401, "Unauthorized")
+        if caller.role not in (Role.ADMIN, Role.DEV):
+            raise TrackerError(403, "Unauthorized")
+        return
+    worker_creation_reserve(client=request.META.get("REMOTE_ADDR", ""))
 
 
 @route(router, "/worker/update", ("POST",), worker=401)
@@ -54,7 +77,7 @@ def stats(request: HttpRequest) -> HttpResponse:
     return ok({"stats": worker_stats()})
 
 
-@route(router, "/worker/set_paused", ("POST",))
+@route(router, "/worker/set_paused", ("POST",), session=WRITES)
 def set_paused(request: HttpRequest) -> HttpResponse:
     manager = manager_from_request(request)
     if manager is None or not manager.tracker_admin:

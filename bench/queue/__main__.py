@@ -38,6 +38,8 @@ def _env() -> dict[str, str]:
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
         DJANGO_SETTINGS_MODULE="orchestrator.settings",
         LOG_LEVEL="WARNING",
+        # 17 workers are created from one address at once: past the per-address default.
+        TRACKER_WORKER_CREATE_RATE="0",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -18,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from domain.common.vendor import by_vendor, vendor_sql
 from domain.tracker import queue_sqlite, ratelimit
 from domain.tracker.errors import SubmitUnauthorized, TrackerError
-from domain.tracker.models import FAILED, NEW, TR_FAIL, TR_OK, TR_SKIP, Project, Task, WorkerAccess
+from domain.tracker.models import FAILED, NEW, TR_FAIL, TR_OK, TR_SKIP, Task, WorkerAccess
 from domain.tracker.siphash import unique_string_hash
 
 DUPLICATE_MESSAGE = 'pq: duplicate key value violates unique constraint "project_hash_unique"'
@@ -147,42 +148,59 @@ class SubmitRequest(NamedTuple):
         return self.hash_u64 or None
 
 
-def _project_rates(project_id: int) -> tuple[float, float]:
-    row = Project.objects.filter(pk=project_id).values_list("assign_rate", "submit_rate").first()
+# The project's submit rate and whether the worker holds an approved submit role, in one query.
+SUBMIT_ACCESS_SQL = """
+SELECT p.submit_rate,
+       EXISTS (SELECT 1 FROM tracker_workeraccess a
+               WHERE a.project_id = p.id AND a.worker_id = %(worker)s
+                 AND a.role_submit AND NOT a.request)
+FROM tracker_project p WHERE p.id = %(project)s
+"""
+
+
+def _submit_rate(worker_id: int, project_id: int) -> float:
+    """The project's submit rate once the worker may submit to it.
+
+    Access is judged before the rate bucket is touched, so a worker without access can neither
+    take a project's tokens nor learn its delay. Submitting always needs an approved access row
+    with the submit role, even on a public project.
+    """
+    with connection.cursor() as cur:
+        cur.execute(SUBMIT_ACCESS_SQL, {"project": project_id, "worker": worker_id})
+        row = cur.fetchone()
     if row is None:
         raise TrackerError(404, "Project not found")
-    return row
+    if not row[1]:
+        raise SubmitUnauthorized()
+    return row[0]
 
 
-def can_submit(*, worker_id: int, project_id: int) -> bool:
-    # Submitting always needs an approved access row with the submit role, even when public.
+def worker_may_submit(*, worker_id: int) -> bool:
+    """Whether the worker may submit to any project: a bulk submit's body is read only then."""
     return WorkerAccess.objects.filter(
-        worker_id=worker_id, project_id=project_id, role_submit=True, request=False
+        worker_id=worker_id, role_submit=True, request=False
     ).exists()
 
 
 def task_submit(*, worker_id: int, req: SubmitRequest) -> None:
-    """Insert one task; raises TrackerError with the original's answers."""
+    """Insert one task; raises TrackerError with the original's answers.
+
+    A granted token is never given back, even when the insert fails (a duplicate): the
+    original's Reservation.Cancel restores nothing once the time to act has passed.
+    """
     if req.verification_count == 0:
         req = _with_count(req)
     if not req.valid():
         raise TrackerError(400, "Invalid task")
-    _, submit_rate = _project_rates(req.project)
-    ratelimit.reserve(req.project, "submit", submit_rate)
-    try:
-        _insert_one(worker_id, req)
-    except TrackerError:
-        ratelimit.refund(req.project, "submit", submit_rate)
-        raise
+    ratelimit.reserve(req.project, "submit", _submit_rate(worker_id, req.project))
+    _insert_one(req)
 
 
 def _with_count(req: SubmitRequest) -> SubmitRequest:
     return req._replace(verification_count=1)
 
 
-def _insert_one(worker_id: int, req: SubmitRequest) -> None:
-    if not can_submit(worker_id=worker_id, project_id=req.project):
-        raise TrackerError(400, "unauthorized task submit")
+def _insert_one(req: SubmitRequest) -> None:
     with connection.cursor() as cur:
         cur.execute(
             "INSERT INTO tracker_task (project_id, priority, retries, max_retries, status, recipe,"
@@ -208,25 +226,32 @@ class BulkResult:
     duplicates: int
 
 
-def task_bulk_submit(*, worker_id: int, reqs: list[SubmitRequest]) -> BulkResult:
-    """Insert many tasks of one project with COPY; duplicates (by hash) are skipped and counted."""
-    if not reqs:
+def task_bulk_submit(*, worker_id: int, reqs: Iterable[SubmitRequest]) -> BulkResult:
+    """Insert many tasks of one project with COPY; duplicates (by hash) are skipped and counted.
+
+    `reqs` may be lazy (the API parses the body item by item): the first request names the
+    project, and the worker's access to it is checked before the rest is read, so a worker
+    without access never gets a large body parsed. Then N tokens are reserved and kept.
+    """
+    items = iter(reqs)
+    first = next(items, None)
+    if first is None:
         raise TrackerError(400, "Could not parse request")
-    project_id = reqs[0].project
-    for req in reqs:
-        if not req.valid():
-            raise TrackerError(400, "Invalid request")
-        if req.project != project_id:
-            raise TrackerError(400, "All the tasks in a bulk submit must be of the same project")
-    _, submit_rate = _project_rates(project_id)
-    ratelimit.reserve(project_id, "submit", submit_rate, len(reqs))
-    if not can_submit(worker_id=worker_id, project_id=project_id):
-        ratelimit.refund(project_id, "submit", submit_rate, len(reqs))
-        raise SubmitUnauthorized()
-    inserted = _copy_tasks(project_id, reqs)
-    if inserted == 0:
-        ratelimit.refund(project_id, "submit", submit_rate, len(reqs))
-    return BulkResult(inserted=inserted, duplicates=len(reqs) - inserted)
+    project_id = _valid_bulk_item(first, first.project).project
+    submit_rate = _submit_rate(worker_id, project_id)
+    batch = [first]
+    batch.extend(_valid_bulk_item(req, project_id) for req in items)
+    ratelimit.reserve(project_id, "submit", submit_rate, len(batch))
+    inserted = _copy_tasks(project_id, batch)
+    return BulkResult(inserted=inserted, duplicates=len(batch) - inserted)
+
+
+def _valid_bulk_item(req: SubmitRequest, project_id: int) -> SubmitRequest:
+    if not req.valid():
+        raise TrackerError(400, "Invalid request")
+    if req.project != project_id:
+        raise TrackerError(400, "All the tasks in a bulk submit must be of the same project")
+    return req
 
 
 _NULL = "\\N"
@@ -242,38 +267,59 @@ INSERT_FROM_BULK_SQL = (
 )
 
 
-def _copy_text(project_id: int, reqs: list[SubmitRequest]) -> tuple[str, list[int]]:
-    """The COPY text of these tasks and their dedup hashes. A verification_count of 0 is 1."""
+def _dedup_hash(r: SubmitRequest) -> int:
+    return unique_string_hash(r.unique_string) if r.unique_string else r.hash_u64
+
+
+def _copy_lines(project_id: int, reqs: list[SubmitRequest], hashes: list[int]) -> Iterator[str]:
+    """The COPY line of each task (a verification_count of 0 is 1)."""
     escapes = _COPY_ESCAPES
-    lines = []
-    hashes = []
-    append, remember = lines.append, hashes.append
-    for r in reqs:
-        h = unique_string_hash(r.unique_string) if r.unique_string else r.hash_u64
-        if h:
-            remember(h)
+    for r, h in zip(reqs, hashes, strict=True):
         recipe = r.recipe
         # Most recipes need no escaping; checking is ten times cheaper than translating.
         if "\\" in recipe or not recipe.isprintable():
             recipe = recipe.translate(escapes)
-        append(
+        yield (
             f"{project_id}\t{r.priority}\t0\t{r.max_retries}\t1\t{recipe}"
             f"\t{r.max_assign_time}\t{r.verification_count or 1}\t{h or _NULL}\n"
         )
-    return "".join(lines), hashes
+
+
+class _CopySource:
+    """The COPY text of a batch, made as psycopg2 reads it: a bulk submit's whole COPY text (as
+    large as its body, and four times that in a StringIO) never sits in memory at once."""
+
+    def __init__(self, project_id: int, reqs: list[SubmitRequest], hashes: list[int]) -> None:
+        self.args = (project_id, reqs, hashes)
+        self.rewind()
+
+    def rewind(self) -> None:
+        self.lines = _copy_lines(*self.args)
+
+    def read(self, size: int = -1) -> str:
+        # psycopg2 sends whatever one call returns, so a chunk may overshoot `size` by a line.
+        chunk, length = [], 0
+        for line in self.lines:
+            chunk.append(line)
+            length += len(line)
+            if length >= size > 0:
+                break
+        return "".join(chunk)
 
 
 def copy_rows(project_id: int, reqs: list[SubmitRequest]) -> io.StringIO:
     """The COPY text of these tasks (also used by bench/queue for its direct-COPY floor)."""
-    return io.StringIO(_copy_text(project_id, reqs)[0])
+    hashes = [_dedup_hash(r) for r in reqs]
+    return io.StringIO("".join(_copy_lines(project_id, reqs, hashes)))
 
 
 def _copy_tasks_postgresql(project_id: int, reqs: list[SubmitRequest]) -> int:
-    text, hashes = _copy_text(project_id, reqs)
-    data = io.StringIO(text)
+    hashes = [_dedup_hash(r) for r in reqs]
+    data = _CopySource(project_id, reqs, hashes)
+    distinct = {h for h in hashes if h}
     with transaction.atomic(), connection.cursor() as cur:
         raw = cur.cursor
-        if len(hashes) == len(set(hashes)):
+        if len(distinct) == sum(1 for h in hashes if h):
             # No duplicate within the batch: COPY straight into the table, which only fails if a
             # hash is already there (or another submit is inserting it right now); then the
             # batch goes through the deduplicating path below. The raw cursor raises the
@@ -283,7 +329,7 @@ def _copy_tasks_postgresql(project_id: int, reqs: list[SubmitRequest]) -> int:
                     raw.copy_expert(f"COPY tracker_task ({COPY_COLUMNS}) FROM STDIN", data)
                 return len(reqs)
             except (IntegrityError, connection.Database.IntegrityError):
-                data.seek(0)
+                data.rewind()
         raw.execute(
             "CREATE TEMP TABLE tracker_bulk (project_id bigint, priority smallint,"
             " retries smallint, max_retries smallint, status smallint, recipe text,"
@@ -301,7 +347,8 @@ _copy_tasks = by_vendor(postgresql=_copy_tasks_postgresql, sqlite=queue_sqlite.i
 def task_assign(*, worker_id: int, project_id: int) -> dict | None:
     """Assign the best eligible task of the project to the worker, or None ("No task available").
 
-    Raises the original's answers in its order: paused worker, unknown project, rate limit.
+    Raises the original's answers in its order: paused worker, unknown project, rate limit;
+    a worker without assign access to a private project is answered None without a token.
     """
     with connection.cursor() as cur:
         cur.execute(CONTEXT_SQL, {"project": project_id, "worker": worker_id})
@@ -312,20 +359,25 @@ def task_assign(*, worker_id: int, project_id: int) -> dict | None:
     if row[1] is None:
         raise TrackerError(404, "Project not found")
     project, may_assign = dict(zip(PROJECT_KEYS, row[1:-1], strict=True)), row[-1]
+    if not (project["public"] or may_assign):
+        # Access before the bucket: a worker that may not take tasks never spends a token.
+        return None
+    # A granted token is kept even when nothing is assigned, as in the original (its
+    # Reservation.Cancel restores nothing once the time to act has passed): a crowd polling an
+    # empty project is limited like any other.
     ratelimit.reserve(project_id, "assign", project["assign_rate"])
-    task = None
-    if not project["paused"] and (project["public"] or may_assign):
-        with connection.cursor() as cur:
-            cur.execute(
-                vendor_sql(ASSIGN),
-                {"worker": worker_id, "now": int(time.time()), "project": project_id},
-            )
-            row = cur.fetchone()
-        if row is not None:
-            task = dict(zip(TASK_KEYS, row, strict=True))
-            task["project"] = project
-    if task is None:
-        ratelimit.refund(project_id, "assign", project["assign_rate"])
+    if project["paused"]:
+        return None
+    with connection.cursor() as cur:
+        cur.execute(
+            vendor_sql(ASSIGN),
+            {"worker": worker_id, "now": int(time.time()), "project": project_id},
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    task = dict(zip(TASK_KEYS, row, strict=True))
+    task["project"] = project
     return task
 
 

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
+from domain.tracker import conf, ratelimit
 from domain.tracker.errors import TrackerError
 from domain.tracker.models import ClosedTally, Worker
 
@@ -75,6 +76,14 @@ def worker_create(*, alias: str) -> tuple[Worker, str]:
         secret_hash=_hash_secret(raw),
     )
     return worker, base64.b64encode(raw).decode()
+
+
+def worker_creation_reserve(*, client: str) -> None:
+    """Take a worker-creation token of this client address or raise RateLimited: creation
+    needs no credentials, so the rows one address can make are bounded."""
+    ratelimit.reserve(
+        client, "worker_create", conf.WORKER_CREATE_RATE, burst=conf.WORKER_CREATE_BURST
+    )
 
 
 def parse_int_header(value: str) -> int:

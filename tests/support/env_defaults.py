@@ -20,3 +20,6 @@ os.environ.setdefault("RELEASES_RETRY_BACKOFF", "0.1")
 os.environ.setdefault("RELEASES_TASK_POLL_INTERVAL", "0.5")
 # Stand-in services listen on loopback, which the outbound address policy refuses by default.
 os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+# The suite creates hundreds of workers from 127.0.0.1: no per-address creation limit, except
+# where a test sets one (tests/api/tracker/test_worker_create.py).
+os.environ.setdefault("TRACKER_WORKER_CREATE_RATE", "0")

@@ -64,8 +64,16 @@ def make_worker(tt: Tracker, alias: str = "drone") -> Tracker:
     return tt.as_worker(reply.json()["content"]["worker"])
 
 
+def browser(tt: Tracker) -> Tracker:
+    """A caller like the original's UI: a page of this origin making XHR calls, which every
+    current browser marks with Sec-Fetch-Site (and Origin on a POST)."""
+    page = Tracker(tt.base)
+    page.session.headers.update({"Sec-Fetch-Site": "same-origin", "Origin": tt.base})
+    return page
+
+
 def make_manager(tt: Tracker, username: str) -> Tracker:
-    manager = Tracker(tt.base)
+    manager = browser(tt)
     reply = manager.post("/register", {"username": username, "password": "correct horse"})
     assert reply.status_code == 200, reply.text
     return manager

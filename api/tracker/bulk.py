@@ -1,0 +1,153 @@
+"""Lazy decoding of a bulk submit body: `{"requests": [item, …]}` one item at a time.
+
+`json.loads` of a 64 MB body builds every item's dict at once (~24 bytes of Python objects per
+byte of JSON). Here each item is decoded from a window no larger than the per-item cap and
+converted before the next is read, so the caller (the domain) can check the worker's access to
+the first item's project before the rest is parsed, and a refused request costs one item.
+
+Go's rules still hold for the envelope: keys match case-insensitively and unknown keys are
+ignored (their values are capped like an item); `null` or a missing key is an empty list. One
+deliberate difference: a second `requests` key is refused instead of replacing the first (Go's
+last-wins would need the whole body parsed before the first item could be judged).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from api.tracker.wire import PARSE_ERROR
+from domain.tracker.errors import TrackerError
+
+T = TypeVar("T")
+KEY = "requests"
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _refuse_constant(name: str) -> None:
+    # NaN and Infinity are not JSON; Go refuses them.
+    raise ValueError(name)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+class ItemTooLarge(TrackerError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"A task in a bulk submit may take at most {limit} bytes")
+
+
+def body_text(raw: bytes) -> str:
+    """The body as text, decoded as json.loads would (UTF-8/16/32 by its first bytes)."""
+    try:
+        return raw.decode(json.detect_encoding(raw), "surrogatepass")
+    except (UnicodeDecodeError, LookupError):
+        raise TrackerError(400, PARSE_ERROR) from None
+
+
+class _Reader:
+    """A cursor over the body text; every value it decodes fits in `limit` characters."""
+
+    def __init__(self, text: str, limit: int) -> None:
+        self.text = text
+        self.pos = 0
+        self.limit = limit
+
+    def skip_space(self) -> str:
+        self.pos = _SPACE.match(self.text, self.pos).end()
+        return self.text[self.pos : self.pos + 1]
+
+    def null(self) -> bool:
+        """Consume a `null` (Go decodes it as the zero value) if one comes next."""
+        if self.skip_space() == "n" and self.text[self.pos : self.pos + 4] == "null":
+            self.pos += 4
+            return True
+        return False
+
+    def expect(self, char: str) -> None:
+        if self.skip_space() != char:
+            raise TrackerError(400, PARSE_ERROR)
+        self.pos += 1
+
+    def value(self) -> object:
+        self.skip_space()
+        # A window one past the cap: a value that does not end inside it is too large, and
+        # nothing beyond the window is ever parsed for it.
+        window = self.text[self.pos : self.pos + self.limit + 1]
+        try:
+            value, end = _DECODER.raw_decode(window)
+        except (ValueError, RecursionError):
+            if len(window) > self.limit:
+                raise ItemTooLarge(self.limit) from None
+            raise TrackerError(400, PARSE_ERROR) from None
+        if end > self.limit:
+            raise ItemTooLarge(self.limit)
+        self.pos += end
+        return value
+
+
+def bulk_items(
+    text: str, convert: Callable[[object], T], *, item_limit: int, max_items: int
+) -> Iterator[T]:
+    """Yield `convert(item)` for each item of the body's `requests` array, parsing lazily.
+
+    Raises TrackerError(400, PARSE_ERROR) for bad JSON or more than `max_items` items, and
+    ItemTooLarge (413) for an item (or an unknown key's value) over `item_limit` characters.
+    """
+    reader = _Reader(text, item_limit)
+    if reader.null():
+        _end_of_body(reader)
+        return
+    reader.expect("{")
+    if reader.skip_space() == "}":
+        reader.pos += 1
+    else:
+        yield from _members(reader, convert, max_items)
+    _end_of_body(reader)
+
+
+def _members(reader: _Reader, convert: Callable[[object], T], max_items: int) -> Iterator[T]:
+    seen = False
+    while True:
+        key = reader.value()
+        if type(key) is not str:
+            raise TrackerError(400, PARSE_ERROR)
+        reader.expect(":")
+        if key.lower() == KEY:
+            if seen:
+                raise TrackerError(400, PARSE_ERROR)
+            seen = True
+            yield from _array(reader, convert, max_items)
+        else:
+            reader.value()
+        if reader.skip_space() != ",":
+            reader.expect("}")
+            return
+        reader.pos += 1
+
+
+def _array(reader: _Reader, convert: Callable[[object], T], max_items: int) -> Iterator[T]:
+    if reader.null():
+        return
+    reader.expect("[")
+    if reader.skip_space() == "]":
+        reader.pos += 1
+        return
+    count = 0
+    while True:
+        count += 1
+        if count > max_items:
+            raise TrackerError(400, PARSE_ERROR)
+        yield convert(reader.value())
+        if reader.skip_space() == ",":
+            reader.pos += 1
+            continue
+        reader.expect("]")
+        return
+
+
+def _end_of_body(reader: _Reader) -> None:
+    if reader.skip_space() != "":
+        raise TrackerError(400, PARSE_ERROR)
