@@ -7,10 +7,11 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
+from ninja.pagination import paginate
 from pydantic import Field
 
 from api.common.auth import any_token, token_admin_only
-from api.common.pagination import page_of, paginate
+from api.common.pagination import ReleasesPagination, Serialized
 from domain.common.models import ApiToken, Role
 from domain.common.tokens import token_create, token_list, token_revoke
 
@@ -92,11 +93,12 @@ def token_router(family: str) -> Router:
         )
         return Status(201, {**_info(issued.token), "token": issued.plaintext})
 
-    @router.get("/tokens", response=page_of(TokenInfoOut), auth=token_admin_only)
+    @router.get("/tokens", response=list[TokenInfoOut], auth=token_admin_only)
+    @paginate(ReleasesPagination)
     def list_tokens(request: HttpRequest):
         """Every API token, newest first, revoked and expired ones included (admins holding an
         API token). Secrets are never shown: `prefix` is the plaintext's first characters."""
-        return paginate(request, token_list(), serialize=_info)
+        return Serialized(token_list(), _info)
 
     @router.delete(
         "/tokens/{int:token_id}",

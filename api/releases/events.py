@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Router, Status
+from ninja.pagination import paginate
 
-from api.common.pagination import page_of, paginate
+from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import admin_auth, event_body, not_null, ref
 from api.releases.schemas import EventIn, EventOut, EventPatch, provided
 from domain.common.errors import NotFound
@@ -23,7 +24,8 @@ def _get(kf_id: str) -> Event:
     return event
 
 
-@router.get("/events", response=page_of(EventOut), url_name="event-list")
+@router.get("/events", response=list[EventOut], url_name="event-list")
+@paginate(ReleasesPagination)
 def list_events(
     request: HttpRequest,
     release: str | None = None,
@@ -44,7 +46,7 @@ def list_events(
             "kf_id"
         )
         qs = qs.filter(kf_id__in=ids)
-    return paginate(request, qs, serialize=lambda e: event_body(request, e))
+    return Serialized(qs, lambda e: event_body(request, e))
 
 
 @router.post("/events", response={201: EventOut}, auth=admin_auth)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Router, Status
+from ninja.pagination import paginate
 
-from api.common.pagination import page_of, paginate
+from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import SELECT_VALID, admin_auth, not_null, note_body, ref
 from api.releases.schemas import NoteIn, NoteOut, NotePatch, provided
 from domain.common.errors import NotFound
@@ -23,7 +24,8 @@ def _get(kf_id: str) -> ReleaseNote:
     return note
 
 
-@router.get("/release-notes", response=page_of(NoteOut), url_name="note-list")
+@router.get("/release-notes", response=list[NoteOut], url_name="note-list")
+@paginate(ReleasesPagination)
 def list_notes(
     request: HttpRequest,
     author: str | None = None,
@@ -44,7 +46,7 @@ def list_notes(
         qs = qs.filter(release_id=release)
     if errors:
         raise FieldErrors(errors)
-    return paginate(request, qs, serialize=lambda n: note_body(request, n))
+    return Serialized(qs, lambda n: note_body(request, n))
 
 
 @router.post("/release-notes", response={201: NoteOut}, auth=admin_auth)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Router, Status
+from ninja.pagination import paginate
 
-from api.common.pagination import page_of, paginate
+from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import (
     admin_auth,
     not_null,
@@ -38,7 +39,8 @@ def _get(kf_id: str) -> Release:
     return release
 
 
-@router.get("/releases", response=page_of(ReleaseOut), url_name="release-list")
+@router.get("/releases", response=list[ReleaseOut], url_name="release-list")
+@paginate(ReleasesPagination)
 def list_releases(request: HttpRequest, state: str | None = None):
     """Releases, newest first; `state` filters."""
     qs = selectors.releases()
@@ -46,7 +48,7 @@ def list_releases(request: HttpRequest, state: str | None = None):
         if state not in ReleaseState.values:
             raise field_error("state", f"Select a valid choice. {state} is not one of the choices.")
         qs = qs.filter(state=state)
-    return paginate(request, qs, serialize=lambda r: release_body(request, r))
+    return Serialized(qs, lambda r: release_body(request, r))
 
 
 @router.post("/releases", response={201: ReleaseOut}, auth=person_auth, url_name="release-create")

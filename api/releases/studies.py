@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Router, Status
+from ninja.pagination import paginate
 from ninja.responses import codes_4xx, codes_5xx
 
-from api.common.pagination import page_of, paginate
+from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import (
     MethodNotAllowed,
     admin_auth,
@@ -22,9 +23,10 @@ from orchestrator.clients.dataservice import DataserviceError, fetch_studies
 router = Router(tags=["studies"])
 
 
-@router.get("/studies", response=page_of(StudyOut), url_name="study-list")
+@router.get("/studies", response=list[StudyOut], url_name="study-list")
+@paginate(ReleasesPagination)
 def list_studies(request: HttpRequest):
-    return paginate(request, selectors.studies(), serialize=lambda s: study_body(request, s))
+    return Serialized(selectors.studies(), lambda s: study_body(request, s))
 
 
 @router.api_operation(["POST", "PUT", "PATCH", "DELETE"], "/studies", response={405: dict})
@@ -68,9 +70,10 @@ def study_read_only(request: HttpRequest, kf_id: str):
     raise MethodNotAllowed(request.method)
 
 
-@router.get("/studies/{kf_id}/releases", response=page_of(ReleaseOut))
+@router.get("/studies/{kf_id}/releases", response=list[ReleaseOut])
+@paginate(ReleasesPagination)
 def study_releases(request: HttpRequest, kf_id: str):
     if not Study.objects.filter(pk=kf_id).exists():
         raise NotFound("Not found.")
     qs = selectors.releases().filter(studies__kf_id=kf_id)
-    return paginate(request, qs, serialize=lambda r: release_body(request, r))
+    return Serialized(qs, lambda r: release_body(request, r))

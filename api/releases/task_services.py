@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Router, Status
+from ninja.pagination import paginate
 
-from api.common.pagination import page_of, paginate
+from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import developer_auth, not_null, service_body, trigger_auth
 from api.releases.queue import queue_required
 from api.releases.schemas import (
@@ -40,14 +41,15 @@ def _check_url(url: str) -> None:
         raise field_error("url", problem)
 
 
-@router.get("/task-services", response=page_of(TaskServiceOut), url_name="task-service-list")
+@router.get("/task-services", response=list[TaskServiceOut], url_name="task-service-list")
+@paginate(ReleasesPagination)
 def list_services(request: HttpRequest, enabled: str | None = None):
     qs = TaskService.objects.order_by("-created_at")
     if enabled:
         if enabled.lower() not in _BOOLS:
             raise field_error("enabled", "Enter a valid boolean: True or False.")
         qs = qs.filter(enabled=_BOOLS[enabled.lower()])
-    return paginate(request, qs, serialize=lambda s: service_body(request, s))
+    return Serialized(qs, lambda s: service_body(request, s))
 
 
 @router.post("/task-services", response={201: TaskServiceCreatedOut}, auth=developer_auth)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from ninja import Router, Status
+from ninja.pagination import paginate
 
-from api.common.pagination import page_of, paginate
+from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import (
     SELECT_VALID,
     MethodNotAllowed,
@@ -34,7 +35,8 @@ def _get(kf_id: str) -> Task:
     return task
 
 
-@router.get("/tasks", response=page_of(TaskOut), url_name="task-list")
+@router.get("/tasks", response=list[TaskOut], url_name="task-list")
+@paginate(ReleasesPagination)
 def list_tasks(
     request: HttpRequest,
     release: str | None = None,
@@ -57,7 +59,7 @@ def list_tasks(
         qs = qs.filter(state=state)
     if errors:
         raise FieldErrors(errors)
-    return paginate(request, qs, serialize=lambda t: task_body(request, t))
+    return Serialized(qs, lambda t: task_body(request, t))
 
 
 @router.post("/tasks", response={201: TaskOut}, auth=admin_auth)

@@ -99,11 +99,13 @@ def _other_entries() -> list[Any]:
 
 class OidcProviderStandIn:
     """Serves `{"keys": [...]}` at `url`; `publish()` swaps the keys (rotation); `fetches` counts
-    the GETs; `stop()` closes the socket so later fetches are refused."""
+    the GETs; `failing = True` answers them 503 (an outage that still counts calls); `stop()`
+    closes the socket so later fetches are refused."""
 
     def __init__(self, *keys: RsaKey) -> None:
         self.keys = list(keys) or [RsaKey.generate("key-1")]
         self.fetches = 0
+        self.failing = False
         self._extra = _other_entries()
         self._lock = threading.Lock()
         provider = self
@@ -137,7 +139,8 @@ class OidcProviderStandIn:
         with self._lock:
             self.fetches += 1
             body = json.dumps({"keys": [k.jwk() for k in self.keys] + self._extra}).encode()
-        handler.send_response(200)
+            status = 503 if self.failing else 200
+        handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()

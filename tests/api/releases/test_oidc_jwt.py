@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+from types import SimpleNamespace
 
+import jwt.api_jwk
+import jwt.jwk_set_cache
+import jwt.jwks_client
 import pytest
 
 from domain.common import jwks
@@ -81,6 +85,10 @@ def oidc(settings, provider) -> OidcProviderStandIn:
 def clock(monkeypatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(jwks, "_clock", fake)
+    # PyJWKClient's cache lifespan and refetch cooldown read time.monotonic() in these modules.
+    library_time = SimpleNamespace(monotonic=fake)
+    for module in (jwt.jwks_client, jwt.jwk_set_cache, jwt.api_jwk):
+        monkeypatch.setattr(module, "time", library_time)
     return fake
 
 
@@ -282,6 +290,36 @@ def test_a_provider_outage_keeps_the_keys_already_known(settings, oidc, clock):
     oidc.stop()
     clock.advance(61)
     assert _whoami(token).status_code == 200
+
+
+def test_it_asks_a_provider_that_is_down_at_most_once_per_refetch_interval(
+    settings, oidc, clock, caplog
+):
+    """PyJWKClient alone would call a provider that is down on every request once its set has
+    expired, and would refuse every token meanwhile."""
+    settings.OIDC_JWKS_CACHE_SECONDS = 60
+    token = oidc.key.sign(claims(["admin"]))
+    stranger = RsaKey.generate("key-3").sign(claims(["admin"]))
+    assert _whoami(token).status_code == 200
+    # The first fetch starts the cooldown too: an unknown kid right after it fetches nothing.
+    assert _whoami(stranger).status_code == 401
+    assert oidc.fetches == 1
+    oidc.failing = True
+    clock.advance(61)
+    for _ in range(3):
+        assert _whoami(token).status_code == 200  # the known key outlives its cache
+        assert _whoami(stranger).status_code == 401
+    assert oidc.fetches == 2
+    assert "the provider answered 503" in caplog.text
+    clock.advance(jwks.REFETCH_MIN_INTERVAL + 1)
+    assert _whoami(token).status_code == 200
+    assert oidc.fetches == 3
+    # The provider is back: the next try takes its set, which is cached again.
+    oidc.failing = False
+    clock.advance(jwks.REFETCH_MIN_INTERVAL + 1)
+    assert _whoami(token).status_code == 200
+    assert _whoami(token).status_code == 200
+    assert oidc.fetches == 4
 
 
 def test_with_oidc_unset_a_jwt_is_an_unknown_token(settings, provider, studies, admin_token):
