@@ -113,3 +113,7 @@ beat_schedule.update(
         },
     }
 )
+
+# REGATTA_BEAT_ONLY narrows what this beat runs (entry names or "family." prefixes): a test's beat
+# runs only the sweeps it observes, so it cannot act on other tests' rows in a shared database.
+beat_schedule = config.beat_entries_only(beat_schedule, env_str("REGATTA_BEAT_ONLY"))

@@ -110,3 +110,23 @@ def outbound_retries() -> int:
 
 def visibility_timeout() -> int:
     return env_int("CELERY_VISIBILITY_TIMEOUT", 600)
+
+
+def beat_entries_only(schedule: dict[str, dict], only: str) -> dict[str, dict]:
+    """The entries of `schedule` that `only` names: comma-separated entry names, or family
+    prefixes ending in "." (`releases.`); an empty `only` keeps every entry. A name that selects
+    nothing fails the start rather than leaving a beat that silently runs no sweep."""
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    if not wanted:
+        return dict(schedule)
+
+    def selects(want: str, name: str) -> bool:
+        return name.startswith(want) if want.endswith(".") else name == want
+
+    unknown = [w for w in wanted if not any(selects(w, name) for name in schedule)]
+    if unknown:
+        raise ValueError(
+            f"REGATTA_BEAT_ONLY: {', '.join(unknown)} selects no beat entry; "
+            f"the entries are {', '.join(sorted(schedule))}"
+        )
+    return {n: e for n, e in schedule.items() if any(selects(w, n) for w in wanted)}

@@ -47,13 +47,7 @@ def test_32_workers_drain_20000_tasks_each_closed_exactly_once(web, subprocess_e
     auth = {"X-Worker-Id": str(producer["id"]), "X-Secret": producer["secret"]}
     _post(web, "/project/request_access", {"submit": True, "project": project}, **auth)
     _post(web, f"/project/accept_request/{project}/{producer['id']}", {}, manager)
-    # max_assign_time 0 (the default) lets any reclaim sweep hand a held task out again (spec
-    # 2.8), and the session's beat runs that sweep every minute; a drain on a loaded machine can
-    # outlast a minute, so the tasks are held long enough that a second assignment is a bug.
-    items = [
-        {"project": project, "recipe": f"task {i}", "priority": i % 7, "max_assign_time": 3600}
-        for i in range(TASKS)
-    ]
+    items = [{"project": project, "recipe": f"task {i}", "priority": i % 7} for i in range(TASKS)]
     reply = _post(web, "/task/bulk_submit", {"requests": items}, **auth)
     assert reply["content"] == {"inserted": TASKS, "duplicates": 0}
     submitted = set(Task.objects.filter(project_id=project).values_list("id", flat=True))

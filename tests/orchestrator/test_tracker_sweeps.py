@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from celeryconfig import beat_schedule
 from domain.tracker.counters import project_closed_count
 from domain.tracker.models import ClosedTally, MonitoringSnapshot, Project, Task, Worker
 from orchestrator.tasks.tracker import monitoring_snapshot, reclaim_timed_out_tasks
@@ -22,11 +21,6 @@ def project() -> Project:
 @pytest.fixture
 def worker() -> Worker:
     return Worker.objects.create(created=1, alias="w", secret_hash=b"x" * 32)
-
-
-def test_beat_schedules_both_sweeps():
-    assert beat_schedule["tracker.reclaim_timed_out_tasks"]["schedule"] == 60.0
-    assert beat_schedule["tracker.monitoring_snapshot"]["schedule"] == 120.0
 
 
 def test_reclaim_unassigns_tasks_past_their_max_assign_time(live_worker, project, worker):

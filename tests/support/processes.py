@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+QUEUES = ("default", "outbound", "executions")
 
 
 def wait_until(
@@ -149,6 +151,31 @@ def start_worker(
 
     wait_until(answered, timeout=60, interval=0.2, message=f"worker {hostname} to answer a ping")
     return proc
+
+
+def start_beat(env: dict[str, str], log_dir: Path, data_dir: Path, *, name: str = "beat") -> Proc:
+    """A real `celery beat` process keeping its schedule state in `data_dir`; returns once it
+    started. Give it REGATTA_BEAT_ONLY in `env` so it runs only the sweeps the test observes."""
+    env = {**env, "REGATTA_DATA_DIR": str(data_dir)}
+    argv = [str(BIN / "celery"), "-A", "orchestrator", "beat", "--loglevel", "INFO"]
+    proc = _spawn(name, argv, env, log_dir)
+    wait_until(lambda: "beat: Starting" in proc.log() or not proc.alive(), timeout=30)
+    assert proc.alive(), proc.log()[-2000:]
+    return proc
+
+
+def stop_beat(proc: Proc, broker: redis.Redis) -> None:
+    """Stop a beat, then wait until the workers have finished every message it sent: a sweep it
+    enqueued just before stopping must not reach the next test's rows."""
+    proc.stop()
+
+    def drained() -> bool:
+        # kombu keeps a queue's messages in a list named after it (one more per priority step)
+        # and the ones a worker holds in the `unacked` hash until they are done.
+        lists = [key for q in QUEUES for key in (q, *broker.scan_iter(match=q + "\x06\x16*"))]
+        return not sum(broker.llen(key) for key in lists) and not broker.hlen("unacked")
+
+    wait_until(drained, timeout=60, interval=0.1, message="the beat's last messages to be done")
 
 
 def start_web(

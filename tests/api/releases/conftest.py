@@ -1,4 +1,5 @@
-"""Fixtures of the releases API tests: studies, clients and JSON helpers."""
+"""Fixtures of the releases API tests: studies, clients, JSON helpers, and a release with a task
+service and its running task."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.test import Client
 
-from domain.releases.models import Study
+from domain.common.tokens import token_authenticate
+from domain.releases import services
+from domain.releases.models import Study, Task
 from tests.support.task_service import TaskServiceStandIn
 
 
@@ -85,3 +88,30 @@ def task_service_host() -> Iterator[Callable[[str], TaskServiceStandIn]]:
     yield make
     for host in made:
         host.stop()
+
+
+@pytest.fixture
+def release(studies):
+    return services.release_create(name="R", studies=["SD_00000001"])
+
+
+@pytest.fixture
+def service(dev_token):
+    # Registered by the `dev` client's token, which may therefore change and delete it.
+    registrant = services.caller_key(token_authenticate(plaintext=dev_token))
+    svc, issued = services.task_service_create(
+        name="S", url="http://ts.example", author="jon", registered_by=registrant
+    )
+    svc.inbound = issued.plaintext
+    return svc
+
+
+@pytest.fixture
+def running_task(release, service):
+    """A task in `running`, as after initialize and start."""
+    services.release_prepare(release.kf_id)
+    task = Task.objects.get(release=release)
+    services.task_initialized(task.kf_id)
+    services.release_start(release.kf_id)
+    services.tasks_action_acknowledged([task.kf_id], "start")
+    return task

@@ -15,23 +15,23 @@ import requests
 
 from domain.releases.models import Study, Task
 from tests.support.processes import (
-    BIN,
     Proc,
-    _spawn,
     child_env,
+    start_beat,
     start_web,
     start_worker,
+    stop_beat,
     wait_until,
 )
 from tests.support.task_service import TaskServiceStandIn
 
-# Beat ticks fast so polls, timeouts and the reconciler are seen within a test's patience.
+# The beat runs only the sweeps these tests observe, polls and the reconciler, and ticks fast so
+# they are seen within a test's patience (tests call health checks and timeouts themselves).
 BEAT_ENV = {
+    "REGATTA_BEAT_ONLY": "releases.poll_tasks,releases.reconcile",
     "RELEASES_TASK_POLL_INTERVAL": "0.5",
-    "RELEASES_HEALTH_CHECK_INTERVAL": "3600",
     "RELEASES_RECONCILE_INTERVAL": "1",
     "RELEASES_RECONCILE_AFTER": "4",
-    "RELEASES_TIMEOUT_SWEEP_INTERVAL": "3600",
 }
 
 
@@ -42,22 +42,14 @@ def releases_web(test_database_url, log_dir) -> Iterator[Proc]:
     proc.stop()
 
 
-def start_beat(env: dict[str, str], log_dir: Path, data_dir: Path, name: str) -> Proc:
-    env = {**env, "REGATTA_DATA_DIR": str(data_dir), **BEAT_ENV}
-    argv = [str(BIN / "celery"), "-A", "orchestrator", "beat", "--loglevel", "INFO"]
-    proc = _spawn(name, argv, env, log_dir)
-    wait_until(lambda: "beat: Starting" in proc.log() or not proc.alive(), timeout=30)
-    assert proc.alive(), proc.log()[-2000:]
-    return proc
-
-
-@pytest.fixture(scope="session")
-def releases_beat(test_database_url, log_dir, tmp_path_factory) -> Iterator[Proc]:
-    proc = start_beat(
-        child_env(test_database_url), log_dir, tmp_path_factory.mktemp("beat"), "releases-beat"
-    )
+@pytest.fixture(scope="module")
+def releases_beat(test_database_url, log_dir, tmp_path_factory, redis_client) -> Iterator[Proc]:
+    """A beat on the suite's database and broker for the tests of one module: it stops after
+    them, so later tests (domain tests among them) never meet its sweeps."""
+    env = child_env(test_database_url, **BEAT_ENV)
+    proc = start_beat(env, log_dir, tmp_path_factory.mktemp("beat"), name="releases-beat")
     yield proc
-    proc.stop()
+    stop_beat(proc, redis_client)
 
 
 class Coordinator:
@@ -179,7 +171,8 @@ class Stack:
         return proc
 
     def beat(self, data_dir: Path) -> Proc:
-        proc = start_beat(self.env, self.log_dir, data_dir, f"beat-{data_dir.name}")
+        env = {**self.env, **BEAT_ENV}
+        proc = start_beat(env, self.log_dir, data_dir, name=f"beat-{data_dir.name}")
         self.procs.append(proc)
         return proc
 
