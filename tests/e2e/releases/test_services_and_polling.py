@@ -155,14 +155,14 @@ def test_the_reconciler_resends_a_lost_start(coordinator, standin, releases_beat
     svc = standin(mode="manual")
     coordinator.register(svc)
     kf_id = coordinator.create()["kf_id"]
-    running = coordinator.wait_state(kf_id, "running")
-    wait_until(lambda: svc.actions("start"))
+    # Wait for the acknowledgement too: one landing after the line below would clear it again.
+    task_id = coordinator.wait_started(kf_id)
     # Pretend the start message was lost before it reached the service.
     Task.objects.filter(release_id=kf_id).update(pending_action="start")
     svc.calls.clear()
     svc.mode = "push"
     coordinator.wait_state(kf_id, "staged", timeout=30)
-    assert svc.task_ids("start") == [running["tasks"][0]["kf_id"]]
+    assert svc.task_ids("start") == [task_id]
 
 
 def test_a_poll_that_hangs_past_the_timeout_is_retried_then_fails_the_release(
