@@ -8,9 +8,9 @@ import secrets
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from domain.common.env import env_bool, env_float, env_int, env_str
 from domain.common.secretfile import private_file_write
 from orchestrator import batch_limits, config
-from orchestrator.config import env_bool, env_float, env_int, env_str
 
 BASE_DIR = config.BASE_DIR
 DATA_DIR = config.data_dir()
