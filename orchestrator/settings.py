@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "domain.tracker",
     "domain.jobs",
     "domain.runs",
+    # Last: its ready() registers the tasks and the step handlers (orchestrator/apps.py).
+    "orchestrator.apps.OrchestratorConfig",
 ]
 # The test suite's own small models (tests/support/testapp); never set in production.
 if env_bool("REGATTA_TEST_APPS"):

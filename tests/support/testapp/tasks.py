@@ -12,7 +12,13 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-@regatta_task("testapp.flaky", max_retries=3, retry_backoff=1, retry_backoff_max=1)
+@regatta_task(
+    "testapp.flaky",
+    autoretry_for=(TransientError,),
+    max_retries=3,
+    retry_backoff=1,
+    retry_backoff_max=1,
+)
 def flaky(self, key: str, failures: int) -> int:
     """Fails with a transient error `failures` times, then returns the attempt number."""
     attempt = _redis().incr(key)
