@@ -57,7 +57,7 @@ def create_service(request: HttpRequest, payload: TaskServiceIn):
     service and never returned."""
     _check_url(payload.url)
     service, issued = task_services.task_service_create(
-        **payload.model_dump(), registered_by=task_services.caller_key(request.auth)
+        **payload.model_dump(), registered_by=task_services.caller_key(caller=request.auth)
     )
     return Status(201, {**service_body(request, service), "inbound_token": issued.plaintext})
 

@@ -366,7 +366,7 @@ def task_report(
     )
     if task is None:
         raise NotFound("Not found.")
-    if reporter is not None and reporter != task_service_subject(task.task_service_id):
+    if reporter is not None and reporter != task_service_subject(service_id=task.task_service_id):
         raise Forbidden("This token may update only its own task service's tasks.")
     if report_is_stale(task, asked_at):
         number = None

@@ -18,11 +18,11 @@ from domain.releases.models import Task, TaskService
 from domain.releases.steps import CheckHealth
 
 
-def task_service_subject(service_id: str) -> str:
+def task_service_subject(*, service_id: str) -> str:
     return f"task-service:{service_id}"
 
 
-def caller_key(caller: Caller) -> str | None:
+def caller_key(*, caller: Caller) -> str | None:
     """Who a caller is, as stored in TaskService.registered_by: the API token's id, or a JWT's
     subject. None for a JWT without a subject, which therefore owns nothing."""
     if isinstance(caller, ApiToken):
@@ -36,7 +36,7 @@ def task_service_authorize(*, service: TaskService, caller: Caller) -> None:
     The API asks before it contacts a new url; every write below asks again."""
     if caller.role == Role.ADMIN:
         return
-    key = caller_key(caller)
+    key = caller_key(caller=caller)
     if key is None or service.registered_by != key:
         raise Forbidden("You may change only task services you registered.")
 
@@ -65,7 +65,7 @@ def task_service_create(
         issued = token_create(
             role="service",
             name=f"task service {name}"[:100],
-            subject=task_service_subject(service.pk),
+            subject=task_service_subject(service_id=service.pk),
         )
     return service, issued
 
@@ -114,7 +114,7 @@ def task_service_delete(*, service_id: str, caller: Caller) -> None:
             )
         service.delete()
         ApiToken.objects.filter(
-            subject=task_service_subject(service_id), revoked_at__isnull=True
+            subject=task_service_subject(service_id=service_id), revoked_at__isnull=True
         ).update(revoked_at=timezone.now())
 
 

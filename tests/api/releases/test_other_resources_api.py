@@ -42,7 +42,7 @@ def release(studies):
 @pytest.fixture
 def service(dev_token):
     # Registered by the `dev` client's token, which may therefore change and delete it.
-    registrant = task_services.caller_key(token_authenticate(plaintext=dev_token))
+    registrant = task_services.caller_key(caller=token_authenticate(plaintext=dev_token))
     svc, issued = task_services.task_service_create(
         name="S", url="http://ts.example", author="jon", registered_by=registrant
     )

@@ -196,7 +196,9 @@ def test_it_refuses_to_delete_a_service_whose_tasks_are_in_an_unfinished_release
     # Nothing was written: the service, its task and its inbound token are all still there.
     assert TaskService.objects.filter(pk=bobs_service.pk).exists()
     assert Task.objects.filter(release=live_release).count() == 1
-    token = ApiToken.objects.get(subject=task_services.task_service_subject(bobs_service.pk))
+    token = ApiToken.objects.get(
+        subject=task_services.task_service_subject(service_id=bobs_service.pk)
+    )
     assert token.revoked_at is None
 
 
