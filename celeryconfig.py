@@ -8,8 +8,8 @@ from __future__ import annotations
 from celery.schedules import crontab
 from kombu import Queue
 
+from domain.common.env import env_float, env_int, env_str
 from orchestrator import batch_limits, config
-from orchestrator.config import env_float, env_int, env_str
 
 broker_url = config.broker_url()
 result_backend = config.result_backend_url()

@@ -28,6 +28,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from domain.common.env import env_str  # noqa: E402
 from orchestrator import config  # noqa: E402
 
 STOP_GRACE_SECONDS = 20
@@ -331,9 +332,9 @@ def _print_banner(host: str, port: str, flower_port: str, data: Path) -> None:
 def main() -> int:
     data = config.data_dir()
     data.mkdir(parents=True, exist_ok=True)
-    host = config.env_str("HOST", "127.0.0.1")
-    port = config.env_str("PORT", "8000")
-    flower_port = config.env_str("FLOWER_PORT", "5555")
+    host = env_str("HOST", "127.0.0.1")
+    port = env_str("PORT", "8000")
+    flower_port = env_str("FLOWER_PORT", "5555")
     env = dict(os.environ, REGATTA_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
     # A local run talks to task services on this machine, which the outbound policy refuses.
     env.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
@@ -365,7 +366,7 @@ def main() -> int:
                 "-Q",
                 ALL_QUEUES,
                 "-c",
-                config.env_str("WORKER_CONCURRENCY", "2"),
+                env_str("WORKER_CONCURRENCY", "2"),
                 "-n",
                 "regatta@%h",
                 "--loglevel",

@@ -8,9 +8,9 @@ import secrets
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from domain.common.env import env_bool, env_float, env_int, env_str
 from domain.common.secretfile import private_file_write
 from orchestrator import batch_limits, config
-from orchestrator.config import env_bool, env_float, env_int, env_str
 
 BASE_DIR = config.BASE_DIR
 DATA_DIR = config.data_dir()
@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "domain.tracker",
     "domain.jobs",
     "domain.runs",
+    # Last: its ready() registers the tasks and the step handlers (orchestrator/apps.py).
+    "orchestrator.apps.OrchestratorConfig",
 ]
 # The test suite's own small models (tests/support/testapp); never set in production.
 if env_bool("REGATTA_TEST_APPS"):

@@ -14,6 +14,11 @@ class TransientError(Exception):
     """A failure worth retrying: a connection error, a timeout, a 5xx from another service."""
 
 
+class PermanentError(Exception):
+    """Another service answered, and the answer is a refusal (4xx, a wrong state, a bad body),
+    or our outbound policy refused the call: retrying would get the same answer."""
+
+
 def regatta_task(
     name: str,
     *,
@@ -23,13 +28,18 @@ def regatta_task(
     retry_backoff_max: int = 60,
     soft_time_limit: int = 60,
     time_limit: int = 90,
-    autoretry_for: tuple[type[BaseException], ...] = (TransientError,),
+    autoretry_for: tuple[type[BaseException], ...] = (),
+    bind: bool = True,
     **options: Any,
 ) -> Callable[[Callable[..., Any]], Any]:
     """Declare a task. The name is a wire contract (Flower shows it, beat schedules it).
 
-    Tasks that raise one of `autoretry_for` are retried with exponential backoff and jitter; past
-    `max_retries` the exception propagates to the caller's failure path.
+    Retrying is opt-in: a task that passes `autoretry_for=(TransientError,)` is retried with
+    exponential backoff and jitter when it raises one of them; past `max_retries` the exception
+    propagates to the caller's failure path. Without it a failure is final (most steps are
+    compare-and-set transitions that record their own failures, and the reconciler re-drives
+    a lost one). `bind=False` declares a function Celery may call as a new-style errback
+    (`(request, exc, traceback, …)`).
     """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; expected one of {QUEUES}")
@@ -38,7 +48,7 @@ def regatta_task(
     return app.task(
         name=name,
         queue=queue,
-        bind=True,
+        bind=bind,
         autoretry_for=autoretry_for,
         max_retries=max_retries,
         retry_backoff=retry_backoff,

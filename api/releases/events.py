@@ -11,7 +11,7 @@ from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import admin_auth, event_body, not_null, ref
 from api.releases.schemas import EventIn, EventOut, EventPatch, provided
 from domain.common.errors import NotFound
-from domain.releases import services
+from domain.releases import records
 from domain.releases.models import Event
 
 router = Router(tags=["events"])
@@ -51,13 +51,15 @@ def list_events(
 
 @router.post("/events", response={201: EventOut}, auth=admin_auth)
 def create_event(request: HttpRequest, payload: EventIn):
-    event = services.event_create(
-        event_type=payload.event_type,
-        message=payload.message,
-        release_id=ref(payload.release, "release", "RE"),
-        task_id=ref(payload.task, "task", "TA"),
-        task_service_id=ref(payload.task_service, "task_service", "TS"),
-        study_id=ref(payload.study, "study", "SD"),
+    event = records.event_create(
+        fields={
+            "event_type": payload.event_type,
+            "message": payload.message,
+            "release_id": ref(payload.release, "release", "RE"),
+            "task_id": ref(payload.task, "task", "TA"),
+            "task_service_id": ref(payload.task_service, "task_service", "TS"),
+            "study_id": ref(payload.study, "study", "SD"),
+        }
     )
     return Status(201, event_body(request, event))
 
@@ -71,7 +73,7 @@ def get_event(request: HttpRequest, kf_id: str):
 def patch_event(request: HttpRequest, kf_id: str, payload: EventPatch):
     fields = provided(payload)
     not_null(fields, *fields.keys())
-    return event_body(request, services.update_row(Event, kf_id, **fields))
+    return event_body(request, records.record_update(model=Event, pk=kf_id, fields=fields))
 
 
 @router.put("/events/{kf_id}", response=EventOut, auth=admin_auth)
@@ -81,5 +83,5 @@ def put_event(request: HttpRequest, kf_id: str, payload: EventPatch):
 
 @router.delete("/events/{kf_id}", response={204: None}, auth=admin_auth)
 def delete_event(request: HttpRequest, kf_id: str):
-    services.delete_row(Event, kf_id)
+    records.record_delete(model=Event, pk=kf_id)
     return Status(204, None)

@@ -10,7 +10,7 @@ from api.common.pagination import ReleasesPagination, Serialized
 from api.releases.common import SELECT_VALID, admin_auth, not_null, note_body, ref
 from api.releases.schemas import NoteIn, NoteOut, NotePatch, provided
 from domain.common.errors import NotFound
-from domain.releases import services
+from domain.releases import records
 from domain.releases.errors import FieldErrors
 from domain.releases.models import Release, ReleaseNote, Study
 
@@ -51,7 +51,7 @@ def list_notes(
 
 @router.post("/release-notes", response={201: NoteOut}, auth=admin_auth)
 def create_note(request: HttpRequest, payload: NoteIn):
-    note = services.note_create(
+    note = records.note_create(
         release_id=ref(payload.release, "release", "RE", required=True),
         study_id=ref(payload.study, "study", "SD"),
         description=payload.description,
@@ -73,7 +73,7 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
         changes["release_id"] = ref(fields["release"], "release", "RE", required=True)
     if "study" in fields:
         changes["study_id"] = ref(fields["study"], "study", "SD")
-    return note_body(request, services.note_update(kf_id, **changes))
+    return note_body(request, records.note_update(note_id=kf_id, fields=changes))
 
 
 @router.patch("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)
@@ -88,5 +88,5 @@ def put_note(request: HttpRequest, kf_id: str, payload: NoteIn):
 
 @router.delete("/release-notes/{kf_id}", response={204: None}, auth=admin_auth)
 def delete_note(request: HttpRequest, kf_id: str):
-    services.delete_row(ReleaseNote, kf_id)
+    records.record_delete(model=ReleaseNote, pk=kf_id)
     return Status(204, None)

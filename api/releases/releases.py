@@ -25,7 +25,7 @@ from api.releases.schemas import (
     provided,
 )
 from domain.common.errors import NotFound
-from domain.releases import selectors, services
+from domain.releases import selectors, services, studies, sweeps
 from domain.releases.errors import field_error
 from domain.releases.models import Release, ReleaseState
 
@@ -56,7 +56,7 @@ def create_release(request: HttpRequest, payload: ReleaseIn):
     """Start a release: a task per enabled service, initialized then started on Celery.
     Admins may release any study; others only studies in their groups. `version` is ignored."""
     # A bad study list is a 400 for everyone; only a valid one is checked against the groups.
-    services.resolve_studies(payload.studies)
+    studies.studies_resolve(study_ids=payload.studies)
     require_study_groups(request.auth, payload.studies)
     release = services.release_create(
         name=payload.name,
@@ -72,17 +72,9 @@ def create_release(request: HttpRequest, payload: ReleaseIn):
 @router.post("/releases/status_checks", response=StatusOut, auth=trigger_auth)
 def release_status_checks(request: HttpRequest):
     """Compatibility trigger (beat does this work anyway): re-check every live release."""
-    from orchestrator.lifecycles import releases as lifecycle
-
-    ids = list(
-        Release.objects.filter(
-            state__in=("initializing", "running", "publishing", "canceling")
-        ).values_list("kf_id", flat=True)
-    )
     with queue_required():
-        for kf_id in ids:
-            lifecycle.check_release(kf_id)
-    return {"status": "ok", "message": f"{len(ids)} releases to check"}
+        count = sweeps.releases_check_status()
+    return {"status": "ok", "message": f"{count} releases to check"}
 
 
 @router.get("/releases/{kf_id}", response=ReleaseOut, url_name="release-detail")
@@ -93,7 +85,7 @@ def get_release(request: HttpRequest, kf_id: str):
 def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
     _get(kf_id)
     not_null(fields, *fields.keys())
-    services.release_update(kf_id, **fields)
+    services.release_update(release_id=kf_id, fields=fields)
     return release_body(request, _get(kf_id))
 
 
@@ -114,7 +106,7 @@ def cancel_release(request: HttpRequest, kf_id: str):
     with an empty body, as in the original (spec §2); other methods answer `Not found.`."""
     if not Release.objects.filter(pk=kf_id).exists():
         return Status(404, {})
-    services.release_cancel(kf_id)
+    services.release_cancel(release_id=kf_id)
     return release_body(request, _get(kf_id))
 
 
@@ -123,5 +115,5 @@ def publish_release(request: HttpRequest, kf_id: str):
     """Publish a staged release (400 from any other state, nothing changed)."""
     release = _get(kf_id)
     require_study_groups(request.auth, [s.kf_id for s in release.studies.all()])
-    services.release_publish(kf_id)
+    services.release_publish(release_id=kf_id)
     return {"message": "publishing"}

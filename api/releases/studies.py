@@ -16,7 +16,7 @@ from api.releases.common import (
 )
 from api.releases.schemas import ReleaseOut, StudyOut, SyncOut
 from domain.common.errors import NotFound
-from domain.releases import conf, selectors, services
+from domain.releases import conf, selectors, studies
 from domain.releases.models import Study
 from orchestrator.clients.dataservice import DataserviceError, fetch_studies
 
@@ -53,7 +53,7 @@ def sync_studies(request: HttpRequest):
             "message": "There was an error getting studies from the dataservice",
         }
         return Status((exc.status if 400 <= exc.status < 600 else 502), body)
-    counts = services.studies_upsert(rows, mark_missing_deleted=True)
+    counts = studies.studies_upsert(rows=rows, mark_missing_deleted=True)
     return Status(200, {"status": "ok", "message": "Synchronized with dataservice", **counts})
 
 

@@ -18,7 +18,7 @@ from api.releases.schemas import (
     provided,
 )
 from domain.common.errors import NotFound
-from domain.releases import services
+from domain.releases import task_services
 from domain.releases.errors import field_error
 from domain.releases.models import TaskService
 from orchestrator.clients.task_service import validate_endpoint
@@ -58,8 +58,8 @@ def create_service(request: HttpRequest, payload: TaskServiceIn):
     service uses to PATCH its own tasks. `outbound_token`, if given, is sent on every call to the
     service and never returned."""
     _check_url(payload.url)
-    service, issued = services.task_service_create(
-        **payload.model_dump(), registered_by=services.caller_key(request.auth)
+    service, issued = task_services.task_service_create(
+        **payload.model_dump(), registered_by=task_services.caller_key(caller=request.auth)
     )
     return Status(201, {**service_body(request, service), "inbound_token": issued.plaintext})
 
@@ -67,11 +67,8 @@ def create_service(request: HttpRequest, payload: TaskServiceIn):
 @router.post("/task-services/health_checks", response=StatusOut, auth=trigger_auth)
 def health_checks(request: HttpRequest):
     """Compatibility trigger (beat runs health checks anyway)."""
-    from orchestrator.tasks.releases import health_checks as sweep
-
-    # Nobody reads the sweep's result: not storing one spares the web process a subscription.
     with queue_required():
-        sweep.apply_async(ignore_result=True)
+        task_services.task_services_check_health()
     return {"status": "ok"}
 
 
@@ -83,7 +80,7 @@ def get_service(request: HttpRequest, kf_id: str):
 def _editable(request: HttpRequest, kf_id: str) -> TaskService:
     """The service, once the caller may change it (404, then 403)."""
     service = _get(kf_id)
-    services.task_service_authorize(service=service, caller=request.auth)
+    task_services.task_service_authorize(service=service, caller=request.auth)
     return service
 
 
@@ -95,7 +92,9 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
         fields.pop("outbound_token", None)
     if "url" in fields and fields["url"] != service.url:
         _check_url(fields["url"])
-    updated = services.task_service_update(service_id=kf_id, caller=request.auth, changes=fields)
+    updated = task_services.task_service_update(
+        service_id=kf_id, caller=request.auth, changes=fields
+    )
     return service_body(request, updated)
 
 
@@ -116,5 +115,5 @@ def put_service(request: HttpRequest, kf_id: str, payload: TaskServiceIn):
 def delete_service(request: HttpRequest, kf_id: str):
     """Really deletes (its tasks cascade) and revokes the service's inbound tokens. 400 while any
     of its tasks is in a release that has not ended. A dev may delete only its own services."""
-    services.task_service_delete(service_id=kf_id, caller=request.auth)
+    task_services.task_service_delete(service_id=kf_id, caller=request.auth)
     return Status(204, None)

@@ -21,7 +21,7 @@ from api.releases.schemas import StatusOut, TaskIn, TaskOut, TaskPatch, provided
 from domain.common.errors import NotFound
 from domain.common.models import Role
 from domain.common.tokens import Caller
-from domain.releases import selectors, services
+from domain.releases import selectors, services, sweeps
 from domain.releases.errors import FieldErrors, field_error
 from domain.releases.models import Release, Task, TaskService, TaskState
 
@@ -76,16 +76,9 @@ def create_task(request: HttpRequest, payload: TaskIn):
 @router.post("/tasks/status_checks", response=StatusOut, auth=trigger_auth)
 def task_status_checks(request: HttpRequest):
     """Compatibility trigger (beat polls anyway): ask every running/publishing task's service."""
-    from orchestrator.lifecycles import releases as lifecycle
-
-    ids = list(
-        Task.objects.filter(state__in=("running", "publishing"), pending_action="").values_list(
-            "kf_id", flat=True
-        )
-    )
     with queue_required():
-        lifecycle.check_tasks(ids)
-    return {"status": "ok", "message": f"{len(ids)} task to check"}
+        count = sweeps.tasks_check_status()
+    return {"status": "ok", "message": f"{count} task to check"}
 
 
 @router.get("/tasks/{kf_id}", response=TaskOut, url_name="task-detail")
@@ -106,7 +99,7 @@ def _report(request: HttpRequest, kf_id: str, fields: dict) -> dict:
     if "state" in fields and fields["state"] is None:
         raise field_error("state", "This field may not be null.")
     task = services.task_report(
-        kf_id,
+        task_id=kf_id,
         state=fields.get("state"),
         progress=fields.get("progress"),
         reporter=_reporter(request.auth),

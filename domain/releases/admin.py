@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from domain.common.admin_console import ReadOnlyStateAdmin, console_caller, run_action
-from domain.releases import services
+from domain.releases import services, task_services
 from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
 
 
@@ -21,7 +21,9 @@ class ReleaseAdmin(ReadOnlyStateAdmin):
 
     @admin.action(description="Cancel the selected releases")
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
-        run_action(request, queryset, lambda r: services.release_cancel(r.pk), done="Canceling")
+        run_action(
+            request, queryset, lambda r: services.release_cancel(release_id=r.pk), done="Canceling"
+        )
 
 
 @admin.register(Task)
@@ -55,7 +57,7 @@ class TaskServiceAdmin(ReadOnlyStateAdmin):
         run_action(
             request,
             queryset,
-            lambda s: services.task_service_update(
+            lambda s: task_services.task_service_update(
                 service_id=s.pk, caller=console_caller(request), changes={"enabled": enabled}
             ),
             done="Enabled" if enabled else "Disabled",

@@ -6,7 +6,7 @@ Every name below is documented in docs/releases.md.
 
 from __future__ import annotations
 
-from orchestrator.config import env_float, env_int, env_str
+from domain.common.env import env_float, env_int, env_str
 
 # Beat intervals (seconds).
 HEALTH_CHECK_INTERVAL = env_float("RELEASES_HEALTH_CHECK_INTERVAL", 30.0)

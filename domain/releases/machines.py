@@ -26,7 +26,7 @@ RELEASE_MOVES: dict[str, frozenset[str]] = {
     R.PUBLISHING: frozenset({R.STAGED}),
     R.PUBLISHED: frozenset({R.PUBLISHING}),
     # canceling→canceling is legal in the original so a retry can re-fire; here a repeated cancel
-    # is a no-op that writes no event (see services.begin_cancel).
+    # is a no-op that writes no event (see services._begin_cancel).
     R.CANCELING: RELEASE_LIVE,
     R.CANCELED: frozenset({R.CANCELING}),
     R.FAILED: RELEASE_LIVE | {R.CANCELING},

@@ -88,7 +88,7 @@ class TaskService(models.Model):
     enabled = models.BooleanField(default=True)
     # A secret we must send as-is, so it cannot be hashed. Never serialized, never logged.
     outbound_token = models.CharField(max_length=2000, blank=True, default="")
-    # Who registered the service (see services.caller_key): a dev may change or delete only
+    # Who registered the service (see task_services.caller_key): a dev may change or delete only
     # the services it registered. Null (unknown, not "nobody") on rows older than this column:
     # admins only.
     registered_by = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
-from orchestrator.config import env_bool, env_float, env_int, env_str
+from domain.common.env import env_bool, env_float, env_int, env_str
 
 # /register is open by default, as in the original; close it when managers are made another way.
 REGISTRATION_OPEN = env_bool("TRACKER_REGISTRATION_OPEN", True)

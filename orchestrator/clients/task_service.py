@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from domain.common import outbound
-from orchestrator.taskkit import TransientError
+from orchestrator.taskkit import PermanentError, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +22,6 @@ USER_AGENT = "Regatta/0.1 (release-coordinator; python-requests)"
 # One answer for every registration check that reached the network: which of a refused port, a
 # timeout, a refused address or a wrong answer it was would map the network behind us.
 NOT_ANSWERED = "the service did not answer GET /status as the protocol requires"
-
-
-class PermanentError(Exception):
-    """The service answered, and the answer is a refusal (4xx, a wrong state, a bad body), or our
-    outbound policy refused the call."""
 
 
 def headers(token: str = "") -> dict[str, str]:

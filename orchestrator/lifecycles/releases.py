@@ -1,22 +1,32 @@
-"""Release lifecycle canvases, built in one place.
+"""Release lifecycle canvases: one handler per step of domain/releases/steps.py.
 
-    prepare ─► chord(initialize_tasks × chunks of enabled services, on `outbound`) ─► start_release
-                                                                          └► send_batch(start)
-    PATCH / poll (check_batch per service) ─► (domain, under the release lock) staged/published
-    publish (HTTP) ─► send_batch(publish)
-    cancel ─► chord(cancel_tasks × chunks of live tasks) ─► finish_cancel
+    PrepareRelease ─► prepare_release                       (domain: release_prepare)
+    InitializeTasks ─► chord(initialize_tasks × chunks, on `outbound`) ─► start_release
+    StartRelease ─► start_release
+    SendStart / SendPublish ─► send_batch(start|publish) × chunks
+    CancelRelease ─► chord(cancel_tasks × chunks of the tasks collected under the lock)
+                         ─► finish_cancel
+    CheckRelease ─► check_release       PollTasks ─► check_batch × service × chunk
+    CheckHealth ─► health_check × service
 
-Every function here is called after the domain's transaction commits and passes ids only.
+A domain transition schedules its step after commit (domain/common/steps.py); `install()` in
+this package registers these handlers at start. Canvases name their tasks by their dotted names
+(`app.signature`), so this module and orchestrator/tasks never import each other. Every canvas
+has an error path: `releases.step_failed` records why a step failed as an error event of the
+release; the reconciler stays the safety net.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from celery import Task, chord
+from celery import Signature, chord
 
+from domain.common.steps import step_handler
+from domain.releases import steps
 from orchestrator.batch_limits import MAX_BATCH
-from orchestrator.tasks import releases as t
+from orchestrator.celery import app
 
 # On Redis, priority 0 (every other message) is consumed first. Initialize calls go behind it,
 # so a release whose services are all initialized starts at once instead of waiting in one
@@ -24,94 +34,97 @@ from orchestrator.tasks import releases as t
 INITIALIZE_PRIORITY = 6
 # Polls are background work: they never delay an initialize, start or publish.
 POLL_PRIORITY = 9
-
-
-def _send(task: Task, *args: Any, **options: Any) -> None:
-    """Enqueue a step nobody waits for. Without a stored result the sender does not subscribe to
-    one, so a web request that enqueues (create, publish, cancel) needs the broker alone and,
-    with the broker down, fails within the publish retry policy (celeryconfig) instead of
-    waiting out the result store's reconnects."""
-    task.apply_async(args, ignore_result=True, **options)
-
-
-def prepare(release_id: str) -> None:
-    _send(t.prepare_release, release_id)
-
-
-def initialize(release_id: str, task_ids: list[str]) -> None:
-    if not task_ids:
-        _send(t.start_release, release_id)
-        return
-    header = (
-        t.initialize_tasks.si(chunk).set(priority=INITIALIZE_PRIORITY)
-        for chunk in _chunks(task_ids, INITIALIZE_BATCH)
-    )
-    chord(header)(t.start_release.si(release_id))
-
-
 # Calls per batch message. Initialize uses smaller batches so that one release's calls still
 # fan out over several worker processes.
 INITIALIZE_BATCH = 10
 
 
-def _chunks(ids: list[str], size: int = MAX_BATCH) -> list[list[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
+def _sig(name: str, *args: Any, **options: Any) -> Signature:
+    return app.signature(f"releases.{name}", args=args, immutable=True, **options)
 
 
-def start(task_ids: list[str]) -> None:
-    """`start` to every task of a release at once: one batch message sends them concurrently."""
-    for chunk in _chunks(task_ids):
-        _send(t.send_batch, "start", chunk)
+def _on_error(step: steps.ReleaseStep, release_id: str | None) -> Signature:
+    return app.signature(
+        "releases.step_failed", kwargs={"release_id": release_id, "step": step.name}
+    )
 
 
-def publish(task_ids: list[str]) -> None:
-    for chunk in _chunks(task_ids):
-        _send(t.send_batch, "publish", chunk)
+def _send(step: steps.ReleaseStep, release_id: str | None, sig: Signature) -> None:
+    """Enqueue one message nobody waits for. Without a stored result the sender does not
+    subscribe to one, so a web request that enqueues (create, publish, cancel) needs the broker
+    alone and, with the broker down, fails within the publish retry policy (celeryconfig)
+    instead of waiting out the result store's reconnects."""
+    sig.apply_async(ignore_result=True, link_error=_on_error(step, release_id))
 
 
-def cancel(release_id: str) -> None:
-    _send(t.cancel_release, release_id)
+def _fan_in(
+    step: steps.ReleaseStep, release_id: str, header: Iterable[Signature], body: Signature
+) -> None:
+    """A chord whose body's error path also catches a failed header message."""
+    chord(list(header))(body.set(link_error=[_on_error(step, release_id)]))
 
 
-def cancel_canvas(release_id: str, task_ids: list[str]) -> None:
-    if not task_ids:
-        _send(t.finish_cancel, release_id)
+def _chunks(ids: Iterable[str], size: int = MAX_BATCH) -> Iterator[list[str]]:
+    ids = list(ids)
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+@step_handler(steps.PrepareRelease)
+def prepare(step: steps.PrepareRelease) -> None:
+    _send(step, step.release_id, _sig("prepare_release", step.release_id))
+
+
+@step_handler(steps.InitializeTasks)
+def initialize(step: steps.InitializeTasks) -> None:
+    if not step.task_ids:
+        start_release(steps.StartRelease(release_id=step.release_id))
         return
-    chord(t.cancel_tasks.si(chunk) for chunk in _chunks(task_ids))(t.finish_cancel.si(release_id))
+    header = (
+        _sig("initialize_tasks", chunk, priority=INITIALIZE_PRIORITY)
+        for chunk in _chunks(step.task_ids, INITIALIZE_BATCH)
+    )
+    _fan_in(step, step.release_id, header, _sig("start_release", step.release_id))
 
 
-def check_release(release_id: str) -> None:
-    """Re-derive the release's next move from its tasks (reconciler, status_checks trigger)."""
-    _send(t.check_release, release_id)
+@step_handler(steps.StartRelease)
+def start_release(step: steps.StartRelease) -> None:
+    _send(step, step.release_id, _sig("start_release", step.release_id))
 
 
-def check_tasks(task_ids: list[str]) -> None:
-    """Poll these tasks: one batch message per task service (and per MAX_BATCH tasks)."""
-    from domain.releases.models import Task
-
-    by_service: dict[str, list[str]] = {}
-    for tid, sid in Task.objects.filter(pk__in=task_ids).values_list("kf_id", "task_service_id"):
-        by_service.setdefault(sid, []).append(tid)
-    for ids in by_service.values():
-        for chunk in _chunks(sorted(ids)):
-            _send(t.check_batch, chunk, priority=POLL_PRIORITY)
+def _deliver(step: steps.SendStart | steps.SendPublish) -> None:
+    """One batch message per MAX_BATCH tasks; each sends its calls concurrently."""
+    for chunk in _chunks(step.task_ids):
+        _send(step, step.release_id, _sig("send_batch", step.name, chunk))
 
 
-def redrive(release_id: str, step: str, task_ids: list[str]) -> None:
-    """The reconciler's way back into the lifecycle after a lost message."""
-    if step == "prepare":
-        prepare(release_id)
-    elif step == "initialize":
-        initialize(release_id, task_ids)
-    elif step == "start":
-        _send(t.start_release, release_id)
-    elif step == "send_start":
-        start(task_ids)
-    elif step == "send_publish":
-        publish(task_ids)
-    elif step == "check":
-        check_release(release_id)
-    elif step == "cancel":
-        cancel(release_id)
-    elif step == "fail":
-        _send(t.fail_release, release_id)
+step_handler(steps.SendStart)(_deliver)
+step_handler(steps.SendPublish)(_deliver)
+
+
+@step_handler(steps.CancelRelease)
+def cancel(step: steps.CancelRelease) -> None:
+    finish = _sig("finish_cancel", step.release_id)
+    if not step.task_ids:
+        _send(step, step.release_id, finish)
+        return
+    header = (_sig("cancel_tasks", chunk) for chunk in _chunks(step.task_ids))
+    _fan_in(step, step.release_id, header, finish)
+
+
+@step_handler(steps.CheckRelease)
+def check_release(step: steps.CheckRelease) -> None:
+    _send(step, step.release_id, _sig("check_release", step.release_id))
+
+
+@step_handler(steps.PollTasks)
+def poll(step: steps.PollTasks) -> None:
+    for group in step.groups:
+        for chunk in _chunks(sorted(group)):
+            _send(step, None, _sig("check_batch", chunk, priority=POLL_PRIORITY))
+
+
+@step_handler(steps.CheckHealth)
+def check_health(step: steps.CheckHealth) -> None:
+    for service_id in step.service_ids:
+        _send(step, None, _sig("health_check", service_id))

@@ -38,3 +38,13 @@ def test_a_redelivered_callback_does_not_write_twice(live_worker):
     second = record_selfcheck.delay(7, nonce=nonce)
     assert first.get(timeout=30) == 7 and second.get(timeout=30) == 7
     assert SelfCheck.objects.filter(nonce=nonce).count() == 1
+
+
+def test_the_selfcheck_command_sends_its_canvases_through_the_domain_steps(live_worker):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("selfcheck", timeout=30, stdout=out)
+    assert "selfcheck ok" in out.getvalue()

@@ -7,7 +7,7 @@ from celery.exceptions import MaxRetriesExceededError
 
 from orchestrator.celery import app
 from orchestrator.taskkit import TransientError, regatta_task
-from tests.support.testapp.tasks import flaky
+from tests.support.testapp.tasks import flaky, fragile
 
 
 def test_every_registered_regatta_task_has_an_explicit_dotted_name_and_a_known_queue():
@@ -53,3 +53,11 @@ def test_retries_run_out_and_the_error_reaches_the_caller(live_worker, redis_cli
     with pytest.raises((TransientError, MaxRetriesExceededError)):
         flaky.delay(key, 10).get(timeout=30)
     assert int(redis_client.get(key)) == 4  # the first try and three retries
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_retries_only_a_task_that_opts_in(live_worker, redis_client):
+    key = f"fragile-{uuid.uuid4().hex}"
+    with pytest.raises(TransientError):
+        fragile.delay(key, 1).get(timeout=30)
+    assert int(redis_client.get(key)) == 1  # one try, no retry

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from domain.common.tokens import token_authenticate
-from domain.releases import services
+from domain.releases import services, task_services
 from domain.releases.models import Study, Task
 from tests.support.task_service import TaskServiceStandIn
 
@@ -98,8 +98,8 @@ def release(studies):
 @pytest.fixture
 def service(dev_token):
     # Registered by the `dev` client's token, which may therefore change and delete it.
-    registrant = services.caller_key(token_authenticate(plaintext=dev_token))
-    svc, issued = services.task_service_create(
+    registrant = task_services.caller_key(caller=token_authenticate(plaintext=dev_token))
+    svc, issued = task_services.task_service_create(
         name="S", url="http://ts.example", author="jon", registered_by=registrant
     )
     svc.inbound = issued.plaintext
@@ -109,9 +109,9 @@ def service(dev_token):
 @pytest.fixture
 def running_task(release, service):
     """A task in `running`, as after initialize and start."""
-    services.release_prepare(release.kf_id)
+    services.release_prepare(release_id=release.kf_id)
     task = Task.objects.get(release=release)
-    services.task_initialized(task.kf_id)
-    services.release_start(release.kf_id)
-    services.tasks_action_acknowledged([task.kf_id], "start")
+    services.task_mark_initialized(task_id=task.kf_id)
+    services.release_start(release_id=release.kf_id)
+    services.tasks_acknowledge(task_ids=[task.kf_id], action="start")
     return task

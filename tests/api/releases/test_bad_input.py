@@ -12,7 +12,7 @@ import pytest
 from django.apps import apps
 
 from domain.common.models import TransitionLog
-from domain.releases import services
+from domain.releases import services, task_services
 from domain.releases.models import Event, ReleaseNote, Task
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +25,12 @@ NUL = "bad\u0000value"
 def world(studies) -> dict[str, str]:
     """One row of every writable kind: a running task of a release, its service, a note, an
     event. Each path below names them by key."""
-    service, _ = services.task_service_create(name="S", url="http://ts.example", author="jon")
+    service, _ = task_services.task_service_create(name="S", url="http://ts.example", author="jon")
     release = services.release_create(name="R", studies=["SD_00000001"])
-    services.release_prepare(release.kf_id)
+    services.release_prepare(release_id=release.kf_id)
     task = Task.objects.get(release=release)
-    services.task_initialized(task.kf_id)
-    services.release_start(release.kf_id)
+    services.task_mark_initialized(task_id=task.kf_id)
+    services.release_start(release_id=release.kf_id)
     note = ReleaseNote.objects.create(release=release, description="n")
     event = Event.objects.create(message="e", release=release)
     return {

@@ -14,7 +14,7 @@ import pytest
 
 from domain.common import jwks
 from domain.common.models import ApiToken
-from domain.releases import services
+from domain.releases import services, task_services
 from domain.releases.models import Release, Task, TaskService
 from tests.api.releases.conftest import Api
 from tests.support.oidc_provider import (
@@ -123,7 +123,7 @@ def test_a_user_jwt_releases_only_its_own_studies(oidc, studies):
     kf_id = mine.json()["kf_id"]
     resp = user.patch(f"/releases/{kf_id}", {"name": "x"})
     assert resp.status_code == 403 and resp.json() == {"detail": "Must be an admin"}
-    services.release_prepare(kf_id)
+    services.release_prepare(release_id=kf_id)
     assert user.post(f"/releases/{kf_id}/publish").json() == {"message": "publishing"}
     assert Release.objects.count() == 1
     assert not ApiToken.objects.exists()
@@ -168,9 +168,9 @@ def test_a_client_credentials_jwt_is_an_admin(oidc, studies):
     assert created.status_code == 201, created.content
     assert machine.post("/releases/status_checks").status_code == 200
     # PATCH /tasks reads request.auth to learn which service speaks; an admin may report any.
-    svc, _ = services.task_service_create(name="S", url="http://ts.example", author="jon")
+    svc, _ = task_services.task_service_create(name="S", url="http://ts.example", author="jon")
     kf_id = created.json()["kf_id"]
-    services.release_prepare(kf_id)
+    services.release_prepare(release_id=kf_id)
     task = Task.objects.get(release_id=kf_id, task_service=svc)
     resp = machine.patch(f"/tasks/{task.kf_id}", {"state": "initialized", "progress": 5})
     assert resp.status_code == 200, resp.content

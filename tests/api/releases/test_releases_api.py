@@ -34,13 +34,13 @@ def test_create_returns_the_release_with_every_field(admin, studies):
 
 def test_versions_bump_patch_on_create_and_minor_or_major_on_publish(admin, studies):
     first = _create(admin).json()["kf_id"]
-    services.release_prepare(first)  # no services: straight to staged
-    services.release_publish(first)
+    services.release_prepare(release_id=first)  # no services: straight to staged
+    services.release_publish(release_id=first)
     assert Release.objects.get(pk=first).version == "0.1.0"
     second = _create(admin, is_major=True).json()
     assert second["version"] == "0.1.1"
-    services.release_prepare(second["kf_id"])
-    services.release_publish(second["kf_id"])
+    services.release_prepare(release_id=second["kf_id"])
+    services.release_publish(release_id=second["kf_id"])
     published = admin.get(f"/releases/{second['kf_id']}").json()
     assert published["version"] == "1.0.0"
     assert published["state"] == "published"
@@ -52,11 +52,11 @@ def test_versions_bump_patch_on_create_and_minor_or_major_on_publish(admin, stud
 
 def test_study_fields_follow_releases(admin, anon, studies):
     r1 = _create(admin, studies=["SD_00000001", "SD_00000002"]).json()["kf_id"]
-    services.release_prepare(r1)
-    services.release_publish(r1)
+    services.release_prepare(release_id=r1)
+    services.release_publish(release_id=r1)
     r2 = _create(admin, studies=["SD_00000002"]).json()["kf_id"]
-    services.release_prepare(r2)
-    services.release_publish(r2)
+    services.release_prepare(release_id=r2)
+    services.release_publish(release_id=r2)
     r3 = _create(admin, studies=["SD_00000002"]).json()
     one = anon.get("/studies/SD_00000001").json()
     two = anon.get("/studies/SD_00000002").json()
@@ -77,7 +77,7 @@ def test_list_is_newest_first_filtered_and_paginated(admin, anon, studies):
     second = anon.get("/releases", limit=10, offset=10).json()
     assert [r["kf_id"] for r in second["results"]] == ids[::-1][10:]
     assert second["previous"].startswith("http://testserver/releases?limit=10")
-    services.release_prepare(ids[0])
+    services.release_prepare(release_id=ids[0])
     staged = anon.get("/releases", state="staged").json()
     assert [r["kf_id"] for r in staged["results"]] == [ids[0]]
     assert anon.get("/releases", state="bogus").status_code == 400
@@ -141,7 +141,7 @@ def test_delete_cancels_and_never_deletes(admin, studies):
     resp = admin.delete(f"/releases/{kf_id}")
     assert resp.status_code == 200
     assert resp.json()["state"] == "canceling"
-    services.release_cancel_finish(kf_id)
+    services.release_cancel_finish(release_id=kf_id)
     assert Release.objects.get(pk=kf_id).state == "canceled"
     assert Event.objects.filter(release_id=kf_id).count() == 2
     assert admin.delete(f"/releases/{kf_id}").json()["state"] == "canceled"
@@ -185,7 +185,7 @@ def test_publish_needs_a_staged_release(admin, studies):
     assert resp.status_code == 400
     assert resp.json() == {"detail": "release may not change from waiting to publishing"}
     assert Release.objects.get(pk=kf_id).state == "waiting"
-    services.release_prepare(kf_id)
+    services.release_prepare(release_id=kf_id)
     resp = admin.post(f"/releases/{kf_id}/publish")
     assert resp.json() == {"message": "publishing"}
     assert Release.objects.get(pk=kf_id).state == "published"
@@ -216,11 +216,11 @@ def test_write_permissions(anon, user, dev, admin, studies):
 
 def test_publish_permissions_follow_study_groups(user, admin, studies):
     other = _create(admin, studies=["SD_00000002"]).json()["kf_id"]
-    services.release_prepare(other)
+    services.release_prepare(release_id=other)
     assert user.post(f"/releases/{other}/publish").status_code == 403
     assert Release.objects.get(pk=other).state == "staged"
     mine = _create(user).json()["kf_id"]
-    services.release_prepare(mine)
+    services.release_prepare(release_id=mine)
     assert user.post(f"/releases/{mine}/publish").status_code == 200
 
 

@@ -14,7 +14,7 @@ import pytest
 from domain.common import jwks
 from domain.common.models import ApiToken
 from domain.common.tokens import token_create
-from domain.releases import services
+from domain.releases import services, task_services
 from domain.releases.models import Release, Task, TaskService
 from orchestrator.clients.task_service import check_health
 from tests.api.releases.conftest import Api
@@ -117,7 +117,7 @@ def test_it_lets_the_registering_developer_and_an_admin_change_and_delete(bobs_s
 
 
 def test_it_lets_only_admins_change_a_service_registered_before_registrants_were_kept(dev, admin):
-    old, _ = services.task_service_create(name="Old", url="http://old.example", author="x")
+    old, _ = task_services.task_service_create(name="Old", url="http://old.example", author="x")
     assert old.registered_by is None
     assert dev.patch(f"/task-services/{old.pk}", {"enabled": False}).status_code == 403
     assert dev.delete(f"/task-services/{old.pk}").status_code == 403
@@ -175,10 +175,10 @@ def test_it_answers_404_before_403_for_an_unknown_service(mallory):
 def live_release(studies, bobs_service) -> Release:
     """A release running with one task on Bob's service."""
     release = services.release_create(name="R", studies=["SD_00000001"])
-    services.release_prepare(release.kf_id)
+    services.release_prepare(release_id=release.kf_id)
     task = Task.objects.get(release=release)
-    services.task_initialized(task.kf_id)
-    services.release_start(release.kf_id)
+    services.task_mark_initialized(task_id=task.kf_id)
+    services.release_start(release_id=release.kf_id)
     return release
 
 
@@ -196,7 +196,9 @@ def test_it_refuses_to_delete_a_service_whose_tasks_are_in_an_unfinished_release
     # Nothing was written: the service, its task and its inbound token are all still there.
     assert TaskService.objects.filter(pk=bobs_service.pk).exists()
     assert Task.objects.filter(release=live_release).count() == 1
-    token = ApiToken.objects.get(subject=services.service_subject(bobs_service.pk))
+    token = ApiToken.objects.get(
+        subject=task_services.task_service_subject(service_id=bobs_service.pk)
+    )
     assert token.revoked_at is None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.releases import services
+from domain.releases import services, task_services
 from domain.releases.models import Event, Release, Task
 from tests.api.releases.conftest import Api
 
@@ -36,7 +36,7 @@ def test_service_token_patches_only_its_own_tasks(running_task, service, release
     own = Api(service.inbound)
     resp = own.patch(f"/tasks/{running_task.kf_id}", {"progress": "50%"})
     assert resp.status_code == 200 and resp.json()["progress"] == 50
-    _, other = services.task_service_create(name="O", url="http://o.example", author="x")
+    _, other = task_services.task_service_create(name="O", url="http://o.example", author="x")
     resp = Api(other.plaintext).patch(f"/tasks/{running_task.kf_id}", {"state": "staged"})
     assert resp.status_code == 403
     assert Task.objects.get(pk=running_task.kf_id).state == "running"
@@ -65,12 +65,12 @@ def test_task_state_changes_follow_the_state_machine(admin, running_task, releas
 @pytest.fixture
 def initializing_task(release, service):
     """A task whose service has not answered initialize yet: the release is initializing."""
-    services.release_prepare(release.kf_id)
+    services.release_prepare(release_id=release.kf_id)
     return Task.objects.get(release=release)
 
 
 def test_a_service_may_not_start_its_own_task(service, initializing_task, release):
-    services.task_initialized(initializing_task.kf_id)
+    services.task_mark_initialized(task_id=initializing_task.kf_id)
     before = Event.objects.count()
     resp = Api(service.inbound).patch(f"/tasks/{initializing_task.kf_id}", {"state": "running"})
     assert resp.status_code == 400
@@ -81,13 +81,13 @@ def test_a_service_may_not_start_its_own_task(service, initializing_task, releas
 
 
 def test_a_service_may_not_move_its_task_to_publishing(service, studies):
-    other, _ = services.task_service_create(name="T", url="http://t.example", author="jon")
+    other, _ = task_services.task_service_create(name="T", url="http://t.example", author="jon")
     kf_id = services.release_create(name="R", studies=["SD_00000001"]).kf_id
-    services.release_prepare(kf_id)
+    services.release_prepare(release_id=kf_id)
     ids = list(Task.objects.filter(release_id=kf_id).values_list("kf_id", flat=True))
     for tid in ids:
-        services.task_initialized(tid)
-    services.release_start(kf_id)
+        services.task_mark_initialized(task_id=tid)
+    services.release_start(release_id=kf_id)
     staged = Task.objects.get(release_id=kf_id, task_service=service)
     own = Api(service.inbound)
     assert own.patch(f"/tasks/{staged.kf_id}", {"state": "staged"}).status_code == 200
@@ -126,7 +126,7 @@ def test_a_rejected_report_fails_the_release_through_the_cancel_path(
     stored = Release.objects.get(pk=release.kf_id)
     assert (stored.state, stored.cancel_outcome) == ("canceling", "failed")
     # The cancel step (a Celery canvas after commit) ends the release; run its last step here.
-    services.release_cancel_finish(release.kf_id)
+    services.release_cancel_finish(release_id=release.kf_id)
     assert Release.objects.get(pk=release.kf_id).state == "failed"
     rejected = Event.objects.get(
         message=f"task {initializing_task.kf_id} changed from waiting to rejected"

@@ -6,7 +6,7 @@ import pytest
 
 from domain.releases import versions
 from domain.releases.errors import FieldErrors
-from domain.releases.services import normalize_state, parse_progress
+from domain.releases.reports import progress_parse, state_parse
 
 
 def test_version_steps():
@@ -22,17 +22,17 @@ def test_version_steps():
     ("raw", "value"), [(50, 50), ("50", 50), ("50%", 50), (" 7 % ", 7), (None, None), (100.0, 100)]
 )
 def test_progress_accepts_numbers_and_percent_strings(raw, value):
-    assert parse_progress(raw) == value
+    assert progress_parse(raw) == value
 
 
 @pytest.mark.parametrize("raw", ["abc", True, 101, -1, [5], 5.5, "5.5%"])
 def test_progress_rejects_everything_else(raw):
     with pytest.raises(FieldErrors):
-        parse_progress(raw)
+        progress_parse(raw)
 
 
 def test_pending_means_initialized_and_unknown_states_are_refused():
-    assert normalize_state("pending") == "initialized"
-    assert normalize_state("Staged") == "staged"
+    assert state_parse("pending") == "initialized"
+    assert state_parse("Staged") == "staged"
     with pytest.raises(FieldErrors):
-        normalize_state("done")
+        state_parse("done")

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from domain.releases import sweeps
 from domain.releases.models import Event, Release, Task
-from orchestrator.tasks.releases import cancel_release
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -174,7 +174,7 @@ def test_a_release_stuck_in_canceling_fails_when_its_task_reports_failed(coordin
     )
     assert Release.objects.get(pk=kf_id).cancel_outcome == "failed"
     # The lost cancel step comes back (as the reconciler re-drives it).
-    cancel_release.delay(kf_id)
+    sweeps.release_redrive(release_id=kf_id, stale_before=timezone.now())
     done = coordinator.wait_state(kf_id, "failed")
     assert [t["state"] for t in done["tasks"]] == ["failed"]
     assert svc.task_ids("get_status") == [task_id]

@@ -6,6 +6,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from domain.common.models import SelfCheck
+from domain.common.selfcheck import selfcheck_start
 
 
 class Command(BaseCommand):
@@ -15,13 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=30.0)
 
     def handle(self, *args, **options) -> None:
-        from orchestrator.lifecycles.selfcheck import start_selfcheck_chain, start_selfcheck_chord
-
-        chord_nonce, chain_nonce = secrets.token_hex(8), secrets.token_hex(8)
-        start_selfcheck_chord(nonce=chord_nonce, values=[1, 2, 3, 4])
-        start_selfcheck_chain(nonce=chain_nonce, start=1, addends=[2, 3])
+        expected = selfcheck_start(
+            chord_nonce=secrets.token_hex(8), chain_nonce=secrets.token_hex(8)
+        )
         deadline = time.monotonic() + options["timeout"]
-        expected = {chord_nonce: 10, chain_nonce: 6}
         while time.monotonic() < deadline:
             rows = dict(SelfCheck.objects.filter(nonce__in=expected).values_list("nonce", "total"))
             if rows == expected:

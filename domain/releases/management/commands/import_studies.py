@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from domain.common.ids import is_kf_id
-from domain.releases.services import studies_upsert
+from domain.releases.studies import studies_upsert
 
 
 class Command(BaseCommand):
@@ -33,5 +33,5 @@ class Command(BaseCommand):
                 raise CommandError(f"entry {i} has no valid kf_id (SD_ + 8 characters)")
             if not isinstance(row.get("visible", True), bool):
                 raise CommandError(f"entry {i}: visible must be true or false")
-        counts = studies_upsert(rows, mark_missing_deleted=False)
+        counts = studies_upsert(rows=rows, mark_missing_deleted=False)
         self.stdout.write(f"{len(rows)} studies read, {counts['new']} new")
