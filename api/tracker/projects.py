@@ -17,7 +17,6 @@ from api.tracker.wire import (
     positive_id,
     route,
 )
-from domain.tracker import queue
 from domain.tracker.errors import TrackerError
 from domain.tracker.managers import manager_from_request, require_role
 from domain.tracker.models import ROLE_MAINTENANCE, ROLE_MANAGE_ACCESS, ROLE_SECRET
@@ -31,7 +30,10 @@ from domain.tracker.projects import (
     project_assignees,
     project_create,
     project_get,
+    project_hard_reset,
     project_list,
+    project_reclaim_assigned,
+    project_reset_failed,
     project_secret,
     project_set_secret,
     project_update,
@@ -211,14 +213,14 @@ def _maintenance(request: HttpRequest, pid: str, action) -> HttpResponse:
 
 @route(router, "/project/reset_failed_tasks/{pid}", ("POST",), session=WRITES)
 def reset_failed_tasks(request: HttpRequest, pid: str) -> HttpResponse:
-    return _maintenance(request, pid, queue.project_reset_failed)
+    return _maintenance(request, pid, project_reset_failed)
 
 
 @route(router, "/project/hard_reset/{pid}", ("POST",), session=WRITES)
 def hard_reset(request: HttpRequest, pid: str) -> HttpResponse:
-    return _maintenance(request, pid, queue.project_hard_reset)
+    return _maintenance(request, pid, project_hard_reset)
 
 
 @route(router, "/project/reclaim_assigned_tasks/{pid}", ("POST",), session=WRITES)
 def reclaim_assigned_tasks(request: HttpRequest, pid: str) -> HttpResponse:
-    return _maintenance(request, pid, queue.project_reclaim_assigned)
+    return _maintenance(request, pid, project_reclaim_assigned)
