@@ -36,9 +36,9 @@ def _closed_count(sql: str, key: int) -> int:
     return row[0] if row else 0
 
 
-def project_closed_count(project_id: int) -> int:
+def project_closed_count(*, project_id: int) -> int:
     return _closed_count(PROJECT_CLOSED_SQL, project_id)
 
 
-def worker_closed_count(worker_id: int) -> int:
+def worker_closed_count(*, worker_id: int) -> int:
     return _closed_count(WORKER_CLOSED_SQL, worker_id)

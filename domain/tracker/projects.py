@@ -11,7 +11,7 @@ from django.db.models import Count, F, QuerySet
 
 from domain.tracker import ratelimit
 from domain.tracker.errors import TrackerError
-from domain.tracker.managers import manager_role, require_role
+from domain.tracker.managers import manager_require_role, manager_role
 from domain.tracker.models import (
     FAILED,
     NEW,
@@ -67,7 +67,7 @@ def project_get(*, project_id: int, manager: Manager | None) -> dict:
     if not found:
         raise TrackerError(404, "Project not found")
     project = found[0]
-    if project["hidden"] and not manager_role(manager, project_id) & ROLE_READ:
+    if project["hidden"] and not manager_role(manager=manager, project_id=project_id) & ROLE_READ:
         raise TrackerError(403, "Unauthorized")
     return project
 
@@ -110,7 +110,10 @@ def project_create(*, manager: Manager | None, fields: ProjectFields) -> int:
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
     if fields.public and not manager.tracker_admin:
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
-    if fields.chain and manager_role(manager, fields.chain) & ROLE_EDIT != ROLE_EDIT:
+    if (
+        fields.chain
+        and manager_role(manager=manager, project_id=fields.chain) & ROLE_EDIT != ROLE_EDIT
+    ):
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
     if fields.chain and not Project.objects.filter(pk=fields.chain).exists():
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
@@ -130,11 +133,11 @@ def project_update(*, manager: Manager | None, project_id: int, fields: ProjectF
         raise TrackerError(400, INVALID_PROJECT)
     if not Project.objects.filter(pk=project_id).exists():
         raise TrackerError(404, "Project not found")
-    require_role(manager, project_id, ROLE_EDIT)
+    manager_require_role(manager=manager, project_id=project_id, role=ROLE_EDIT)
     if fields.chain:
         if not Project.objects.filter(pk=fields.chain).exists():
             raise TrackerError(400, "Invalid request")
-        require_role(manager, fields.chain, ROLE_EDIT)
+        manager_require_role(manager=manager, project_id=fields.chain, role=ROLE_EDIT)
     try:
         with transaction.atomic():
             Project.objects.filter(pk=project_id).update(**fields.columns())
@@ -142,7 +145,7 @@ def project_update(*, manager: Manager | None, project_id: int, fields: ProjectF
         raise TrackerError(
             400, 'pq: duplicate key value violates unique constraint "project_name_key"'
         ) from None
-    ratelimit.drop(project_id)
+    ratelimit.drop(project_id=project_id)
 
 
 # The original answered a duplicate name with 500 (its generic DB-error path); bad input never

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -27,7 +26,6 @@ from domain.tracker.sql import dialect
 from domain.tracker.sql.common import (
     CONTEXT_SQL,
     INSERT_TASK_SQL,
-    NEW_TASK_NAMES,
     PROJECT_KEYS,
     TASK_KEYS,
 )
@@ -70,25 +68,20 @@ class SubmitRequest(NamedTuple):
         return self.hash_u64 or None
 
     def new_task_values(self, hash64: int | None) -> tuple:
-        """The values the task is written with, in NEW_TASK_NAMES order (`hash64()`, computed
-        once by the caller)."""
-        return _NEW_TASK_ORDER(
-            {
-                "project_id": self.project,
-                "priority": self.priority,
-                "retries": 0,
-                "max_retries": self.max_retries,
-                "status": NEW,
-                "recipe": self.recipe,
-                "max_assign_time": self.max_assign_time,
-                # The original stores a verification_count of 0 as 1: one success closes it.
-                "verification_count": self.verification_count or 1,
-                "hash64": hash64,
-            }
+        """The values the task is written with, in sql.common.NEW_TASK_NAMES order; `hash64` is
+        `self.hash64()`, which a bulk submit computes once per task (its COPY may run twice)."""
+        return (
+            self.project,
+            self.priority,
+            0,  # retries
+            self.max_retries,
+            NEW,
+            self.recipe,
+            self.max_assign_time,
+            # The original stores a verification_count of 0 as 1: one success closes the task.
+            self.verification_count or 1,
+            hash64,
         )
-
-
-_NEW_TASK_ORDER = itemgetter(*NEW_TASK_NAMES)
 
 
 # The project's submit rate and whether the worker holds an approved submit role, in one query.
@@ -133,7 +126,8 @@ def task_submit(*, worker_id: int, req: SubmitRequest) -> None:
     """
     if not req.valid():
         raise TrackerError(400, "Invalid task")
-    ratelimit.reserve(req.project, "submit", _submit_rate(worker_id, req.project))
+    rate = _submit_rate(worker_id, req.project)
+    ratelimit.reserve(subject=req.project, kind="submit", rate=rate)
     with connection.cursor() as cur:
         cur.execute(INSERT_TASK_SQL + " RETURNING id", req.new_task_values(req.hash64()))
         if cur.fetchone() is None:
@@ -161,7 +155,7 @@ def task_bulk_submit(*, worker_id: int, reqs: Iterable[SubmitRequest]) -> BulkRe
     submit_rate = _submit_rate(worker_id, project_id)
     batch = [first]
     batch.extend(_valid_bulk_item(req, project_id) for req in items)
-    ratelimit.reserve(project_id, "submit", submit_rate, len(batch))
+    ratelimit.reserve(subject=project_id, kind="submit", rate=submit_rate, n=len(batch))
     inserted = dialect().tasks_insert(tasks=NewTaskBatch(batch))
     return BulkResult(inserted=inserted, duplicates=len(batch) - inserted)
 
@@ -214,7 +208,7 @@ def task_assign(*, worker_id: int, project_id: int) -> dict | None:
     # A granted token is kept even when nothing is assigned, as in the original (its
     # Reservation.Cancel restores nothing once the time to act has passed): a crowd polling an
     # empty project is limited like any other.
-    ratelimit.reserve(project_id, "assign", project["assign_rate"])
+    ratelimit.reserve(subject=project_id, kind="assign", rate=project["assign_rate"])
     if project["paused"]:
         return None
     with connection.cursor() as cur:

@@ -50,18 +50,18 @@ class Dialect(Protocol):
     def schema_complete(self, *, cursor: CursorWrapper) -> None: ...
 
 
-def dialect_for(vendor: str) -> Dialect:
+def dialect_for(*, vendor: str) -> Dialect:
     return import_module(f"{__name__}.{vendor}")  # type: ignore[return-value]
 
 
 @cache
 def dialect() -> Dialect:
     """The SQL of the database in use (the default connection's vendor never changes)."""
-    return dialect_for(connection.vendor)
+    return dialect_for(vendor=connection.vendor)
 
 
 def schema_complete(*, using: str = "default", **kwargs: object) -> None:
     """post_migrate: let the migrated database's dialect add what a migration cannot."""
     target = connections[using]
     with target.cursor() as cursor:
-        dialect_for(target.vendor).schema_complete(cursor=cursor)
+        dialect_for(vendor=target.vendor).schema_complete(cursor=cursor)

@@ -16,6 +16,7 @@ class Column(NamedTuple):
     wire: str | None
     # Its type when a new task is written (insert, COPY, chained copy), or None when it is not.
     new: str | None
+    nullable: bool = False
 
 
 # In /task/get's key order and COPY's column order at once.
@@ -31,17 +32,18 @@ TASK_COLUMNS = (
     Column("max_assign_time", "max_assign_time", "bigint"),
     Column("assign_time", "assign_time", None),
     Column("verification_count", "verification_count", "smallint"),
-    Column("hash64", None, "bigint"),
+    Column("hash64", None, "bigint", nullable=True),
 )
 
 # What /task/get returns of a task: its keys and the columns an assignment RETURNs.
 TASK_KEYS = tuple(c.wire for c in TASK_COLUMNS if c.wire)
 TASK_RETURNING = ", ".join(c.name for c in TASK_COLUMNS if c.wire)
 
-# What a new task is written with, in this order (new_task_values in queue.py builds the values).
-NEW_TASK_NAMES = tuple(c.name for c in TASK_COLUMNS if c.new)
+# What a new task is written with, in this order (SubmitRequest.new_task_values builds the values).
+NEW_TASK = tuple(c for c in TASK_COLUMNS if c.new)
+NEW_TASK_NAMES = tuple(c.name for c in NEW_TASK)
 NEW_TASK_COLUMNS = ", ".join(NEW_TASK_NAMES)
-NEW_TASK_TYPES = ", ".join(f"{c.name} {c.new}" for c in TASK_COLUMNS if c.new)
+NEW_TASK_TYPES = ", ".join(f"{c.name} {c.new}" for c in NEW_TASK)
 INSERT_TASK_SQL = (
     f"INSERT INTO tracker_task ({NEW_TASK_COLUMNS})"  # noqa: S608
     f" VALUES ({', '.join(['%s'] * len(NEW_TASK_NAMES))}) ON CONFLICT DO NOTHING"
