@@ -11,7 +11,7 @@ from ninja import Router
 
 from api.tracker.wire import ANY, STR, decode_object, parse_json, read_body, route
 from domain.tracker.errors import TrackerError
-from domain.tracker.git import SIGNATURE_HEADERS, SIGNATURE_MISMATCH, receive_push
+from domain.tracker.git import SIGNATURE_HEADERS, SIGNATURE_MISMATCH, push_receive
 
 router = Router(tags=["git"])
 
@@ -37,7 +37,7 @@ def receivehook(request: HttpRequest) -> HttpResponse:
     found = [(request.META[h], digest) for h, digest in SIGNATURE_HEADERS if request.META.get(h)]
     signature, digest = found[0] if found else ("", SIGNATURE_HEADERS[0][1])
     try:
-        receive_push(
+        push_receive(
             body=body,
             ref=push["ref"],
             full_name=repository["full_name"],

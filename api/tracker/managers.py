@@ -14,11 +14,11 @@ from domain.tracker.managers import (
     manager_from_request,
     manager_json,
     manager_register,
+    manager_require_role,
     manager_set_admin,
     manager_set_role,
-    managers_for_project,
     managers_list,
-    require_role,
+    project_managers,
 )
 from domain.tracker.models import ROLE_MANAGE_ACCESS, Manager
 
@@ -72,7 +72,7 @@ def manager_list(request: HttpRequest) -> HttpResponse:
 @route(router, "/manager/list_for_project/{pid}")
 def list_for_project(request: HttpRequest, pid: str) -> HttpResponse:
     _session_manager(request)
-    return ok({"managers": managers_for_project(positive_id(pid, "Invalid request"))})
+    return ok({"managers": project_managers(project_id=positive_id(pid, "Invalid request"))})
 
 
 @route(router, "/manager/promote/{mid}", session=SAME_ORIGIN)
@@ -93,7 +93,9 @@ def demote(request: HttpRequest, mid: str) -> HttpResponse:
 def set_role(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = positive_id(pid, "Invalid request")
     body = decode(request, {"manager": I64, "role": I64})
-    require_role(manager_from_request(request), project_id, ROLE_MANAGE_ACCESS)
+    manager_require_role(
+        manager=manager_from_request(request), project_id=project_id, role=ROLE_MANAGE_ACCESS
+    )
     if not 0 <= body["role"] <= 31:
         raise TrackerError(400, "Invalid request")
     manager_set_role(manager_id=body["manager"], project_id=project_id, role=body["role"])

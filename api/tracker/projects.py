@@ -17,9 +17,8 @@ from api.tracker.wire import (
     positive_id,
     route,
 )
-from domain.tracker import queue
 from domain.tracker.errors import TrackerError
-from domain.tracker.managers import manager_from_request, require_role
+from domain.tracker.managers import manager_from_request, manager_require_role
 from domain.tracker.models import ROLE_MAINTENANCE, ROLE_MANAGE_ACCESS, ROLE_SECRET
 from domain.tracker.monitoring import snapshots_between, snapshots_latest
 from domain.tracker.projects import (
@@ -31,7 +30,10 @@ from domain.tracker.projects import (
     project_assignees,
     project_create,
     project_get,
+    project_hard_reset,
     project_list,
+    project_reclaim_assigned,
+    project_reset_failed,
     project_secret,
     project_set_secret,
     project_update,
@@ -116,7 +118,9 @@ def _worker(request: HttpRequest, *, status: int):
 @route(router, "/project/accept_request/{pid}/{wid}", ("POST",), session=WRITES)
 def accept_request(request: HttpRequest, pid: str, wid: str) -> HttpResponse:
     project_id, worker_id = _pid(pid), positive_id(wid, INVALID)
-    require_role(manager_from_request(request), project_id, ROLE_MANAGE_ACCESS)
+    manager_require_role(
+        manager=manager_from_request(request), project_id=project_id, role=ROLE_MANAGE_ACCESS
+    )
     if not access_accept(project_id=project_id, worker_id=worker_id):
         return envelope(False, message="Worker did not have access to this project")
     return ok()
@@ -126,7 +130,9 @@ def accept_request(request: HttpRequest, pid: str, wid: str) -> HttpResponse:
 def reject_request(request: HttpRequest, pid: str, wid: str) -> HttpResponse:
     project_id, worker_id = _pid(pid), positive_id(wid, INVALID)
     # The original checks nothing here; rejecting (or revoking) needs MANAGE_ACCESS.
-    require_role(manager_from_request(request), project_id, ROLE_MANAGE_ACCESS)
+    manager_require_role(
+        manager=manager_from_request(request), project_id=project_id, role=ROLE_MANAGE_ACCESS
+    )
     if not access_reject(project_id=project_id, worker_id=worker_id):
         return envelope(False, message="Worker did not have access to this project")
     return ok()
@@ -135,7 +141,9 @@ def reject_request(request: HttpRequest, pid: str, wid: str) -> HttpResponse:
 @route(router, "/project/access_list/{pid}")
 def accesses(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = _pid(pid)
-    require_role(manager_from_request(request), project_id, ROLE_MANAGE_ACCESS)
+    manager_require_role(
+        manager=manager_from_request(request), project_id=project_id, role=ROLE_MANAGE_ACCESS
+    )
     return ok({"accesses": access_list(project_id=project_id)})
 
 
@@ -149,7 +157,9 @@ def secret(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = _pid(pid)
     if request.method == "POST":
         body = decode(request, {"secret": STR})
-        require_role(manager_from_request(request), project_id, ROLE_SECRET)
+        manager_require_role(
+            manager=manager_from_request(request), project_id=project_id, role=ROLE_SECRET
+        )
         project_set_secret(project_id=project_id, field="secret", value=body["secret"])
         return ok()
     _authorize_secret_read(request, project_id)
@@ -161,7 +171,9 @@ def _authorize_secret_read(request: HttpRequest, project_id: int) -> None:
         worker = _worker(request, status=403)
     except TrackerError:
         # No valid worker: a manager session with the SECRET role may read it instead.
-        require_role(manager_from_request(request), project_id, ROLE_SECRET)
+        manager_require_role(
+            manager=manager_from_request(request), project_id=project_id, role=ROLE_SECRET
+        )
         return
     if not worker_may_read_secret(worker_id=worker.id, project_id=project_id):
         raise TrackerError(403, "Unauthorized")
@@ -171,7 +183,9 @@ def _authorize_secret_read(request: HttpRequest, project_id: int) -> None:
 def webhook_secret(request: HttpRequest, pid: str) -> HttpResponse:
     project_id = _pid(pid)
     body = decode(request, {"webhook_secret": STR}) if request.method == "POST" else None
-    require_role(manager_from_request(request), project_id, ROLE_SECRET)
+    manager_require_role(
+        manager=manager_from_request(request), project_id=project_id, role=ROLE_SECRET
+    )
     if body is not None:
         project_set_secret(
             project_id=project_id, field="webhook_secret", value=body["webhook_secret"]
@@ -205,20 +219,22 @@ def monitoring_between(request: HttpRequest, pid: str) -> HttpResponse:
 
 def _maintenance(request: HttpRequest, pid: str, action) -> HttpResponse:
     project_id = _pid(pid)
-    require_role(manager_from_request(request), project_id, ROLE_MAINTENANCE)
+    manager_require_role(
+        manager=manager_from_request(request), project_id=project_id, role=ROLE_MAINTENANCE
+    )
     return ok({"affected_tasks": action(project_id=project_id)})
 
 
 @route(router, "/project/reset_failed_tasks/{pid}", ("POST",), session=WRITES)
 def reset_failed_tasks(request: HttpRequest, pid: str) -> HttpResponse:
-    return _maintenance(request, pid, queue.project_reset_failed)
+    return _maintenance(request, pid, project_reset_failed)
 
 
 @route(router, "/project/hard_reset/{pid}", ("POST",), session=WRITES)
 def hard_reset(request: HttpRequest, pid: str) -> HttpResponse:
-    return _maintenance(request, pid, queue.project_hard_reset)
+    return _maintenance(request, pid, project_hard_reset)
 
 
 @route(router, "/project/reclaim_assigned_tasks/{pid}", ("POST",), session=WRITES)
 def reclaim_assigned_tasks(request: HttpRequest, pid: str) -> HttpResponse:
-    return _maintenance(request, pid, queue.project_reclaim_assigned)
+    return _maintenance(request, pid, project_reclaim_assigned)

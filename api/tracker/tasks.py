@@ -105,7 +105,7 @@ def get(request: HttpRequest, project: str) -> HttpResponse:
         project_id = positive_id(project, "Invalid project id")
     except TrackerError:
         # The original says "paused" before it looks at the project id.
-        if worker_is_paused(request.auth.id):
+        if worker_is_paused(worker_id=request.auth.id):
             raise TrackerError(400, "A manager has paused you") from None
         raise
     task = task_assign(worker_id=request.auth.id, project_id=project_id)

@@ -10,6 +10,7 @@ BENCH_WEB_WORKERS (4), BENCH_CLIENTS (16), BENCH_TASKS (20000), BENCH_BULK_TASKS
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -149,7 +150,9 @@ def _drain(url: str, env: dict, clients: int, tasks: int) -> tuple[float, float]
 
 
 def _bulk(url: str, env: dict, count: int) -> tuple[float, float]:
-    from domain.tracker.queue import COPY_COLUMNS, SubmitRequest, copy_rows
+    from domain.tracker.queue import NewTaskBatch, SubmitRequest
+    from domain.tracker.sql.common import NEW_TASK_COLUMNS
+    from domain.tracker.sql.postgresql import copy_line
 
     dsn = env["DATABASE_URL"]
     worker, project, manager = _actors(url, "bulk")
@@ -168,10 +171,11 @@ def _bulk(url: str, env: dict, count: int) -> tuple[float, float]:
         SubmitRequest(project, 0, it["recipe"], it["priority"], 0, it["hash_u64"], "", 1)
         for it in items
     ]
+    rows = io.StringIO("".join(map(copy_line, NewTaskBatch(reqs))))
     conn = psycopg2.connect(dsn)
     started = time.perf_counter()
     with conn, conn.cursor() as cur:
-        cur.copy_expert(f"COPY tracker_task ({COPY_COLUMNS}) FROM STDIN", copy_rows(project, reqs))
+        cur.copy_expert(f"COPY tracker_task ({NEW_TASK_COLUMNS}) FROM STDIN", rows)
     copy_elapsed = time.perf_counter() - started
     conn.close()
     return count / http_elapsed, count / copy_elapsed

@@ -13,7 +13,8 @@ from urllib.parse import urlparse
 
 import psycopg2
 
-from domain.tracker.queue import ASSIGN_SQL, CLOSE_SINGLE_SQL, CONTEXT_SQL
+from domain.tracker.sql.common import CONTEXT_SQL
+from domain.tracker.sql.postgresql import ASSIGN_SQL, CLOSE_SINGLE_SQL
 
 
 def drain_http(url: str, worker_id: int, secret: str, project: int, start_at: float) -> int:

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from domain.common.admin_console import ReadOnlyStateAdmin, run_action
 from domain.tracker import models as m
-from domain.tracker.queue import (
+from domain.tracker.projects import (
     project_reclaim_assigned,
     project_reset_failed,
     tasks_retry_failed,

@@ -9,6 +9,6 @@ class TrackerConfig(AppConfig):
     label = "tracker"
 
     def ready(self) -> None:
-        from domain.tracker.queue_sqlite import ensure_verification_cascade
+        from domain.tracker.sql import schema_complete
 
-        post_migrate.connect(ensure_verification_cascade, sender=self)
+        post_migrate.connect(schema_complete, sender=self)

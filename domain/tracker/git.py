@@ -17,7 +17,7 @@ SIGNATURE_HEADERS = (
 SIGNATURE_MISMATCH = "Signature does not match"
 
 
-def receive_push(
+def push_receive(
     *, body: bytes, ref: str, full_name: str, after: str, signature: str, digest: Callable
 ) -> None:
     """Set `version` of the project pushed to; raises TrackerError 400 or 403.

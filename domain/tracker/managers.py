@@ -62,7 +62,7 @@ def manager_check_login(*, username: str, password: str):
     return user
 
 
-def manager_role(manager: Manager | None, project_id: int) -> int:
+def manager_role(*, manager: Manager | None, project_id: int) -> int:
     if manager is None:
         return 0
     if manager.tracker_admin:
@@ -71,8 +71,8 @@ def manager_role(manager: Manager | None, project_id: int) -> int:
     return row.role if row else 0
 
 
-def require_role(manager: Manager | None, project_id: int, role: int) -> None:
-    if manager_role(manager, project_id) & role != role:
+def manager_require_role(*, manager: Manager | None, project_id: int, role: int) -> None:
+    if manager_role(manager=manager, project_id=project_id) & role != role:
         raise TrackerError(403, "Unauthorized")
 
 
@@ -98,7 +98,7 @@ def managers_list() -> list[dict]:
     return [manager_json(m) for m in Manager.objects.select_related("user").order_by("id")]
 
 
-def managers_for_project(project_id: int) -> list[dict]:
+def project_managers(*, project_id: int) -> list[dict]:
     rows = ManagerRole.objects.filter(project_id=project_id).select_related("manager__user")
     return [{"manager": manager_json(r.manager), "role": r.role} for r in rows.order_by("id")]
 

@@ -1,17 +1,20 @@
-"""Projects: creation and update (with role checks), reads, worker access requests, secrets."""
+"""Projects: creation and update (with role checks), reads, worker access requests, secrets, and
+the maintenance resets of a project's tasks."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, QuerySet
 
 from domain.tracker import ratelimit
 from domain.tracker.errors import TrackerError
-from domain.tracker.managers import manager_role, require_role
+from domain.tracker.managers import manager_require_role, manager_role
 from domain.tracker.models import (
+    FAILED,
+    NEW,
     ROLE_ALL,
     ROLE_EDIT,
     ROLE_READ,
@@ -21,7 +24,7 @@ from domain.tracker.models import (
     Task,
     WorkerAccess,
 )
-from domain.tracker.queue import project_for_task
+from domain.tracker.sql.common import PROJECT_KEYS, PROJECT_SELECT
 from domain.tracker.workers import worker_json
 
 
@@ -60,25 +63,40 @@ class ProjectFields:
 
 
 def project_get(*, project_id: int, manager: Manager | None) -> dict:
-    project = project_for_task(project_id)
-    if project is None:
+    found = _projects("p.id = %(project)s", {"project": project_id})
+    if not found:
         raise TrackerError(404, "Project not found")
-    if project["hidden"] and not manager_role(manager, project_id) & ROLE_READ:
+    project = found[0]
+    if project["hidden"] and not manager_role(manager=manager, project_id=project_id) & ROLE_READ:
         raise TrackerError(403, "Unauthorized")
     return project
 
 
+# Visible to the caller: every project to a tracker admin; otherwise the ones not hidden and those
+# the manager holds the read role on.
+_VISIBLE = """
+%(admin)s OR NOT p.hidden OR EXISTS (
+    SELECT 1 FROM tracker_managerrole r
+    WHERE r.project_id = p.id AND r.manager_id = %(manager)s AND (r.role & %(read)s) <> 0
+)
+"""
+
+
 def project_list(*, manager: Manager | None) -> list[dict]:
-    visible = Q(hidden=False)
-    if manager is not None and manager.tracker_admin:
-        visible = Q()
-    elif manager is not None:
-        readable = ManagerRole.objects.filter(manager=manager, role__gte=1).values_list(
-            "project_id", "role"
+    """The projects the caller may see, by name: one query, whatever their number."""
+    admin = manager is not None and manager.tracker_admin
+    manager_id = None if manager is None else manager.pk
+    return _projects(_VISIBLE, {"admin": admin, "manager": manager_id, "read": ROLE_READ})
+
+
+def _projects(where: str, params: dict) -> list[dict]:
+    """The wire objects of the projects matching `where` (SQL over `p`), by name."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT {PROJECT_SELECT} FROM tracker_project p WHERE {where} ORDER BY p.name",  # noqa: S608
+            params,
         )
-        visible |= Q(pk__in=[pid for pid, role in readable if role & ROLE_READ])
-    ids = Project.objects.filter(visible).order_by("name").values_list("id", flat=True)
-    return [project_for_task(pid) for pid in ids]
+        return [dict(zip(PROJECT_KEYS, row, strict=True)) for row in cur.fetchall()]
 
 
 INVALID_PROJECT = "Invalid project"
@@ -92,7 +110,10 @@ def project_create(*, manager: Manager | None, fields: ProjectFields) -> int:
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
     if fields.public and not manager.tracker_admin:
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
-    if fields.chain and manager_role(manager, fields.chain) & ROLE_EDIT != ROLE_EDIT:
+    if (
+        fields.chain
+        and manager_role(manager=manager, project_id=fields.chain) & ROLE_EDIT != ROLE_EDIT
+    ):
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
     if fields.chain and not Project.objects.filter(pk=fields.chain).exists():
         raise TrackerError(400, "You are not permitted to create a project with this configuration")
@@ -112,11 +133,11 @@ def project_update(*, manager: Manager | None, project_id: int, fields: ProjectF
         raise TrackerError(400, INVALID_PROJECT)
     if not Project.objects.filter(pk=project_id).exists():
         raise TrackerError(404, "Project not found")
-    require_role(manager, project_id, ROLE_EDIT)
+    manager_require_role(manager=manager, project_id=project_id, role=ROLE_EDIT)
     if fields.chain:
         if not Project.objects.filter(pk=fields.chain).exists():
             raise TrackerError(400, "Invalid request")
-        require_role(manager, fields.chain, ROLE_EDIT)
+        manager_require_role(manager=manager, project_id=fields.chain, role=ROLE_EDIT)
     try:
         with transaction.atomic():
             Project.objects.filter(pk=project_id).update(**fields.columns())
@@ -124,7 +145,7 @@ def project_update(*, manager: Manager | None, project_id: int, fields: ProjectF
         raise TrackerError(
             400, 'pq: duplicate key value violates unique constraint "project_name_key"'
         ) from None
-    ratelimit.drop(project_id)
+    ratelimit.drop(project_id=project_id)
 
 
 # The original answered a duplicate name with 500 (its generic DB-error path); bad input never
@@ -223,3 +244,31 @@ def project_assignees(*, project_id: int) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def _tasks_retry(tasks: QuerySet[Task]) -> int:
+    """FAILED → NEW with retries 0: the task is handed out again as if new."""
+    return tasks.filter(status=FAILED).update(status=NEW, retries=0)
+
+
+def project_reset_failed(*, project_id: int) -> int:
+    return _tasks_retry(Task.objects.filter(project_id=project_id))
+
+
+def tasks_retry_failed(*, task_ids: list[int]) -> int:
+    """The operator console's per-task retry (`project_reset_failed` does a whole project)."""
+    return _tasks_retry(Task.objects.filter(pk__in=task_ids))
+
+
+def project_reclaim_assigned(*, project_id: int) -> int:
+    return Task.objects.filter(project_id=project_id, status=NEW, assignee__isnull=False).update(
+        assignee=None, assign_time=None
+    )
+
+
+def project_hard_reset(*, project_id: int) -> int:
+    # Deleting without closing: nothing is counted and nothing chains. One DELETE, not the ORM's:
+    # its delete() would load every task to cascade verifications the database removes itself.
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM tracker_task WHERE project_id = %s", [project_id])
+        return cur.rowcount

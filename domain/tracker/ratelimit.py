@@ -77,7 +77,7 @@ def is_valid_rate(rate: float) -> bool:
     return not 0 < rate < MIN_RATE
 
 
-def reserve(subject: int | str, kind: str, rate: float, n: int = 1, burst: int = 1) -> None:
+def reserve(*, subject: int | str, kind: str, rate: float, n: int = 1, burst: int = 1) -> None:
     """Take n tokens from the subject's bucket (a project id, or a client address) or raise
     RateLimited with the seconds to wait. A granted token is never given back, as in the
     original. `burst` requests may come at once before the rate applies."""
@@ -94,6 +94,6 @@ def reserve(subject: int | str, kind: str, rate: float, n: int = 1, burst: int =
         raise RateLimited(wait_us / 1_000_000)
 
 
-def drop(project_id: int) -> None:
+def drop(*, project_id: int) -> None:
     """Forget both buckets, as /project/update does in the original."""
     _client().delete(_key(project_id, "assign"), _key(project_id, "submit"))

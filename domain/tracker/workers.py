@@ -53,7 +53,7 @@ def _secret_hash(worker_id: int) -> bytes | None:
     return _SECRET_HASHES[worker_id]
 
 
-def worker_is_paused(worker_id: int) -> bool:
+def worker_is_paused(*, worker_id: int) -> bool:
     with connection.cursor() as cur:
         cur.execute("SELECT paused FROM tracker_worker WHERE id = %s", [worker_id])
         row = cur.fetchone()
@@ -82,7 +82,10 @@ def worker_creation_reserve(*, client: str) -> None:
     """Take a worker-creation token of this client address or raise RateLimited: creation
     needs no credentials, so the rows one address can make are bounded."""
     ratelimit.reserve(
-        client, "worker_create", conf.WORKER_CREATE_RATE, burst=conf.WORKER_CREATE_BURST
+        subject=client,
+        kind="worker_create",
+        rate=conf.WORKER_CREATE_RATE,
+        burst=conf.WORKER_CREATE_BURST,
     )
 
 

@@ -4,7 +4,7 @@ One start of deploy/run.py for the module. The tracker is driven over HTTP as it
 drive it (raw JSON bodies, no Content-Type, X-Worker-Id/X-Secret), concurrent drones never share a
 task, the beat sweeps run on the real worker, and a release goes through a task service to
 published. The database is SQLite: the tracker's PostgreSQL-only SQL has SQLite bodies
-(domain/tracker/queue_sqlite.py), and this is what proves them.
+(domain/tracker/sql/sqlite.py), and this is what proves them.
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ def test_32_workers_drain_20000_tasks_each_closed_exactly_once(web, subprocess_e
     assert len(closed) == len(set(closed)) == TASKS, "a task was closed twice or not at all"
     assert set(closed) == submitted
     assert not Task.objects.filter(project_id=project).exists()
-    assert project_closed_count(project) == TASKS
-    per_worker = [worker_closed_count(d["id"]) for d in drones]
+    assert project_closed_count(project_id=project) == TASKS
+    per_worker = [worker_closed_count(worker_id=d["id"]) for d in drones]
     assert per_worker == [len(r["closed"]) for r in results]
     # The load was shared: more than one process got work.
     assert sum(1 for n in per_worker if n) > 1

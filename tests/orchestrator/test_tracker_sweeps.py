@@ -70,4 +70,4 @@ def test_monitoring_snapshot_counts_and_prunes(live_worker, project, worker):
     reclaim_timed_out_tasks.delay().get(timeout=30)
     assert not ClosedTally.objects.exists()
     assert Project.objects.get(pk=project.pk).closed_task_count == 1
-    assert project_closed_count(project.id) == 1
+    assert project_closed_count(project_id=project.id) == 1

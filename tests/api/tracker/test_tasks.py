@@ -133,12 +133,12 @@ def test_release_task_success(setup):
     task = fetch(setup.worker, setup.project)["content"]["task"]
     assert release(setup.worker, task["id"]) == {"ok": True, "content": {"updated": True}}
     assert fetch(setup.worker, setup.project)["ok"] is False
-    assert project_closed_count(setup.project) == 1
-    assert worker_closed_count(setup.worker.worker_id) == 1
+    assert project_closed_count(project_id=setup.project) == 1
+    assert worker_closed_count(worker_id=setup.worker.worker_id) == 1
     assert counters_fold() == 1
     assert Project.objects.get(pk=setup.project).closed_task_count == 1
     assert Worker.objects.get(pk=setup.worker.worker_id).closed_task_count == 1
-    assert project_closed_count(setup.project) == 1
+    assert project_closed_count(project_id=setup.project) == 1
 
 
 def test_release_of_someone_elses_task_does_nothing(tt, setup):

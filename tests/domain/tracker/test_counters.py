@@ -38,10 +38,10 @@ class FoldAfterFirstStatement:
 @pytest.mark.parametrize("read", [project_closed_count, worker_closed_count])
 def test_a_fold_between_reads_neither_loses_nor_doubles_a_close(closed_once, read):
     project_id, worker_id = closed_once
-    key = project_id if read is project_closed_count else worker_id
+    key = {"project_id": project_id} if read is project_closed_count else {"worker_id": worker_id}
     fold = FoldAfterFirstStatement()
     with connection.execute_wrapper(fold):
-        during = read(key)
+        during = read(**key)
     assert fold.folded
     assert not ClosedTally.objects.exists()
-    assert (during, read(key)) == (1, 1)
+    assert (during, read(**key)) == (1, 1)

@@ -21,19 +21,19 @@ def bucket(redis_client):
 
 def test_a_huge_reservation_at_the_slowest_rate_is_capped(redis_client, bucket):
     # 10^6 tokens at one per 10^6 s would be a 10^12 s debt: past what SET ... PX accepts.
-    ratelimit.reserve(PROJECT, "submit", ratelimit.MIN_RATE, 10**6)
+    ratelimit.reserve(subject=PROJECT, kind="submit", rate=ratelimit.MIN_RATE, n=10**6)
     assert 0 < redis_client.pttl(bucket) <= YEAR_MS + 1000
     with pytest.raises(RateLimited) as refused:
-        ratelimit.reserve(PROJECT, "submit", ratelimit.MIN_RATE)
+        ratelimit.reserve(subject=PROJECT, kind="submit", rate=ratelimit.MIN_RATE)
     assert 0 < refused.value.delay <= 365 * 86400
 
 
 def test_a_rate_below_the_minimum_is_treated_as_the_minimum(redis_client, bucket):
     # A row written before the API refused such rates must not break the bucket.
-    ratelimit.reserve(PROJECT, "submit", 1e-300)
+    ratelimit.reserve(subject=PROJECT, kind="submit", rate=1e-300)
     assert 0 < redis_client.pttl(bucket) <= YEAR_MS + 1000
     with pytest.raises(RateLimited) as refused:
-        ratelimit.reserve(PROJECT, "submit", 1e-300)
+        ratelimit.reserve(subject=PROJECT, kind="submit", rate=1e-300)
     assert 0 < refused.value.delay <= 1 / ratelimit.MIN_RATE
 
 
