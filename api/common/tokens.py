@@ -4,13 +4,14 @@ revoke API tokens."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
 from api.common.auth import any_token, token_admin_only
-from api.common.pagination import page_of, paginate
+from api.common.pagination import MAX_WINDOW_VALUE, page_of, paginate
 from domain.common.models import ApiToken, Role
 from domain.common.tokens import token_create, token_list, token_revoke
 
@@ -68,17 +69,44 @@ def _info(token: ApiToken) -> dict:
     }
 
 
-def token_router(family: str) -> Router:
-    """A fresh router (ninja attaches a router to one API only)."""
+# The window of GET /tokens, read by api/common/pagination.py from the query string.
+WINDOW_PARAMETERS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_VALUE, "default": 10},
+        "description": "Page size (at most 1000 are returned).",
+    },
+    {
+        "name": "offset",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WINDOW_VALUE, "default": 0},
+    },
+]
+
+
+def token_router(family: str, error: Any = dict[str, Any]) -> Router:
+    """A fresh router (ninja attaches a router to one API only). `error` is the family's error
+    envelope, for the OpenAPI document."""
     router = Router(tags=["tokens"])
 
-    @router.get("/whoami", response=WhoAmIOut, auth=any_token, url_name=f"{family}-whoami")
+    @router.get(
+        "/whoami",
+        response={200: WhoAmIOut, 401: error},
+        auth=any_token,
+        url_name=f"{family}-whoami",
+    )
     def whoami(request: HttpRequest):
         """Describe the token that made this request. Any valid token may call it."""
         return _describe(request.auth)
 
     @router.post(
-        "/tokens", response={201: TokenOut}, auth=token_admin_only, url_name=f"{family}-tokens"
+        "/tokens",
+        response={201: TokenOut, 400: error, 401: error, 403: error, 413: error},
+        auth=token_admin_only,
+        url_name=f"{family}-tokens",
     )
     def create_token(request: HttpRequest, payload: TokenIn):
         """Mint an API token (admins holding an API token; never a JWT caller). The plaintext is
@@ -92,7 +120,12 @@ def token_router(family: str) -> Router:
         )
         return Status(201, {**_info(issued.token), "token": issued.plaintext})
 
-    @router.get("/tokens", response=page_of(TokenInfoOut), auth=token_admin_only)
+    @router.get(
+        "/tokens",
+        response={200: page_of(TokenInfoOut), 400: error, 401: error, 403: error},
+        auth=token_admin_only,
+        openapi_extra={"parameters": WINDOW_PARAMETERS},
+    )
     def list_tokens(request: HttpRequest):
         """Every API token, newest first, revoked and expired ones included (admins holding an
         API token). Secrets are never shown: `prefix` is the plaintext's first characters."""
@@ -100,8 +133,10 @@ def token_router(family: str) -> Router:
 
     @router.delete(
         "/tokens/{int:token_id}",
-        response={204: None},
+        response={204: None, 401: error, 403: error, 404: error},
         auth=token_admin_only,
+        # A segment that is not an integer matches no route: Django's own 404 page.
+        openapi_extra={"responses": {404: {"content": {"text/html": {"schema": {}}}}}},
         url_name=f"{family}-token",
     )
     def revoke_token(request: HttpRequest, token_id: int):
