@@ -63,13 +63,13 @@ def fuzz(url: str, family: str, config: str, report_dir: Path) -> subprocess.Com
 
 
 def tracker_actors(url: str) -> dict[str, str]:
-    """What a real tracker deployment has: Alice, its first manager (so its admin), a project
-    of hers and a drone with approved assign and submit access to it. The fuzzer calls as
-    both, so it reaches the queue and the role checks instead of stopping at 401/403."""
-    alice = requests.Session()
-    reply = alice.post(f"{url}/register", json={"username": "alice", "password": "correct horse"})
-    assert reply.json() == {"ok": True}, reply.text
-    reply = alice.post(f"{url}/project/create", json={"name": "fuzzed", "public": True})
+    """What a real tracker deployment has: a drone with approved assign and submit access to a
+    project of Olga's (the first manager, so the tracker admin), and Alice, an ordinary
+    manager. The fuzzer calls as the drone and as Alice, so it reaches the queue and the role
+    checks instead of stopping at 401/403; Alice may not revoke or pause the drone, so what
+    the fuzzer does to one operation cannot turn the drone away from the next."""
+    olga, alice = _register(url, "olga"), _register(url, "alice")
+    reply = olga.post(f"{url}/project/create", json={"name": "fuzzed", "public": True})
     project = reply.json()["content"]["id"]
     worker = requests.post(f"{url}/worker/create", json={"alias": "drone"}).json()
     worker = worker["content"]["worker"]
@@ -77,13 +77,20 @@ def tracker_actors(url: str) -> dict[str, str]:
     access = {"assign": True, "submit": True, "project": project}
     reply = requests.post(f"{url}/project/request_access", json=access, headers=drone)
     assert reply.json() == {"ok": True}, reply.text
-    reply = alice.post(f"{url}/project/accept_request/{project}/{worker['id']}")
+    reply = olga.post(f"{url}/project/accept_request/{project}/{worker['id']}")
     assert reply.json() == {"ok": True}, reply.text
     return {
         "WorkerId": drone["X-Worker-Id"],
         "WorkerSecret": drone["X-Secret"],
         "ManagerSession": alice.cookies["sessionid"],
     }
+
+
+def _register(url: str, username: str) -> requests.Session:
+    manager = requests.Session()
+    reply = manager.post(f"{url}/register", json={"username": username, "password": "a" * 12})
+    assert reply.json() == {"ok": True}, reply.text
+    return manager
 
 
 # Operations that answer 400 to a well-formed request the state refuses (a reference to nothing,
