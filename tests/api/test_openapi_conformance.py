@@ -83,6 +83,7 @@ def tracker_actors(url: str) -> dict[str, str]:
         "WorkerId": drone["X-Worker-Id"],
         "WorkerSecret": drone["X-Secret"],
         "ManagerSession": alice.cookies["sessionid"],
+        "project": str(project),
     }
 
 
@@ -129,9 +130,16 @@ def config_for(family: str, url: str) -> str:
         schemes.update({name: ("api_key", actors[name]) for name in TRACKER_SCHEMES})
         # /log/* takes the worker headers as parameters (it answers their absence with 400).
         lines += [
+            # Half the project ids the drone sends name its own project, so submits and gets
+            # reach the queue rather than 404.
+            "[dictionaries.projects]",
+            f"values = [{actors['project']}]",
+            "",
             "[parameters]",
             f'"header.X-Worker-Id" = {_toml(actors["WorkerId"])}',
             f'"header.X-Secret" = {_toml(actors["WorkerSecret"])}',
+            '"path.project" = { dictionary = "projects", probability = 0.5 }',
+            '"body.project" = { dictionary = "projects", probability = 0.5 }',
             "",
             # The original answers a method a route does not serve with 404 `Not found`
             # (fasthttprouter has no 405; tests/api/tracker/test_wire.py holds it). No OpenAPI
