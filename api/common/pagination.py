@@ -61,6 +61,15 @@ def _link(request: HttpRequest, limit: int, offset: int) -> str:
     return absolute_url(request, request.path) + "?" + urlencode(params, doseq=True)
 
 
+def _once(request: HttpRequest, name: str) -> str | None:
+    """A window parameter's value. Given twice it is ambiguous (Django would take the last, a
+    list in the first one's place and all), so it is refused."""
+    values = request.GET.getlist(name)
+    if len(values) > 1:
+        raise InvalidInput(f"{name} may be given only once")
+    return values[0] if values else None
+
+
 def paginate(
     request: HttpRequest,
     items: QuerySet | list,
@@ -70,8 +79,8 @@ def paginate(
     offset: Any = None,
 ) -> dict[str, Any]:
     lim, off = parse_window(
-        limit if limit is not None else request.GET.get("limit"),
-        offset if offset is not None else request.GET.get("offset"),
+        limit if limit is not None else _once(request, "limit"),
+        offset if offset is not None else _once(request, "offset"),
     )
     count = items.count() if isinstance(items, QuerySet) else len(items)
     window: Iterable = items[off : off + lim]

@@ -75,14 +75,27 @@ WINDOW_PARAMETERS = [
         "name": "limit",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_VALUE, "default": 10},
+        # Empty means the default, as absent does.
+        "schema": {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_VALUE},
+                {"type": "string", "maxLength": 0},
+            ],
+            "default": 10,
+        },
         "description": "Page size (at most 1000 are returned).",
     },
     {
         "name": "offset",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WINDOW_VALUE, "default": 0},
+        "schema": {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": MAX_WINDOW_VALUE},
+                {"type": "string", "maxLength": 0},
+            ],
+            "default": 0,
+        },
     },
 ]
 
