@@ -19,7 +19,6 @@ FAMILY = Family(
 )
 
 
-
 class ErrorOut(Schema):
     detail: str
 
