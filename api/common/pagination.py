@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import PaginationBase
-from pydantic import BaseModel, create_model, model_validator
+from pydantic import BaseModel, WithJsonSchema, create_model, model_validator
 
 from api.common.links import absolute_url
 from domain.common.errors import InvalidInput, NotFound
@@ -90,19 +90,41 @@ def parse_window(limit: Any, offset: Any) -> tuple[int, int]:
     return min(lim, MAX_LIMIT), off
 
 
+def _window_schema(*, minimum: int, default: int) -> WithJsonSchema:
+    """A window parameter as the document states it: an integer in range, or empty (the default,
+    as the original's DRF read `?limit=`)."""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": minimum, "maximum": MAX_WINDOW_VALUE},
+                {"type": "string", "maxLength": 0},
+            ],
+            "default": default,
+        }
+    )
+
+
+def _refuse_repeated(request: HttpRequest, *names: str) -> None:
+    """Given twice, a window is ambiguous (Django reads the last value, a list of junk ending in
+    a good one passed): refused."""
+    for name in names:
+        if len(request.GET.getlist(name)) > 1:
+            raise InvalidInput(f"{name} may be given only once")
+
+
 class ReleasesPagination(PaginationBase):
     """`limit`/`offset` → `{count, next, previous, results}`, with links that keep the request's
     other parameters and honour REGATTA_PUBLIC_URL."""
 
     # A plain pydantic model: ninja's Schema wraps its input before a model validator sees it.
     class Input(BaseModel):
-        limit: int = Field(
+        limit: Annotated[int, _window_schema(minimum=1, default=DEFAULT_LIMIT)] = Field(
             DEFAULT_LIMIT,
-            ge=1,
-            le=MAX_WINDOW_VALUE,
             description=f"Items per page; a limit above {MAX_LIMIT} returns {MAX_LIMIT}.",
         )
-        offset: int = Field(0, ge=0, le=MAX_WINDOW_VALUE, description="Items to skip.")
+        offset: Annotated[int, _window_schema(minimum=0, default=0)] = Field(
+            0, description="Items to skip."
+        )
 
         @model_validator(mode="before")
         @classmethod
@@ -118,6 +140,7 @@ class ReleasesPagination(PaginationBase):
     def paginate_queryset(
         self, queryset: Any, pagination: Input, request: HttpRequest, **params: Any
     ) -> dict[str, Any]:
+        _refuse_repeated(request, "limit", "offset")
         lim, off = pagination.limit, pagination.offset
         count = _count(queryset)
         return {

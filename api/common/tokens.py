@@ -4,6 +4,7 @@ revoke API tokens."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
@@ -69,17 +70,26 @@ def _info(token: ApiToken) -> dict:
     }
 
 
-def token_router(family: str) -> Router:
-    """A fresh router (ninja attaches a router to one API only)."""
+def token_router(family: str, error: Any = dict[str, Any]) -> Router:
+    """A fresh router (ninja attaches a router to one API only). `error` is the family's error
+    envelope, for the OpenAPI document."""
     router = Router(tags=["tokens"])
 
-    @router.get("/whoami", response=WhoAmIOut, auth=any_token, url_name=f"{family}-whoami")
+    @router.get(
+        "/whoami",
+        response={200: WhoAmIOut, 401: error},
+        auth=any_token,
+        url_name=f"{family}-whoami",
+    )
     def whoami(request: HttpRequest):
         """Describe the token that made this request. Any valid token may call it."""
         return _describe(request.auth)
 
     @router.post(
-        "/tokens", response={201: TokenOut}, auth=token_admin_only, url_name=f"{family}-tokens"
+        "/tokens",
+        response={201: TokenOut, 400: error, 401: error, 403: error, 413: error},
+        auth=token_admin_only,
+        url_name=f"{family}-tokens",
     )
     def create_token(request: HttpRequest, payload: TokenIn):
         """Mint an API token (admins holding an API token; never a JWT caller). The plaintext is
@@ -93,7 +103,11 @@ def token_router(family: str) -> Router:
         )
         return Status(201, {**_info(issued.token), "token": issued.plaintext})
 
-    @router.get("/tokens", response=list[TokenInfoOut], auth=token_admin_only)
+    @router.get(
+        "/tokens",
+        response={200: list[TokenInfoOut], 400: error, 401: error, 403: error},
+        auth=token_admin_only,
+    )
     @paginate(ReleasesPagination)
     def list_tokens(request: HttpRequest):
         """Every API token, newest first, revoked and expired ones included (admins holding an
@@ -102,8 +116,10 @@ def token_router(family: str) -> Router:
 
     @router.delete(
         "/tokens/{int:token_id}",
-        response={204: None},
+        response={204: None, 401: error, 403: error, 404: error},
         auth=token_admin_only,
+        # A segment that is not an integer matches no route: Django's own 404 page.
+        openapi_extra={"responses": {404: {"content": {"text/html": {"schema": {}}}}}},
         url_name=f"{family}-token",
     )
     def revoke_token(request: HttpRequest, token_id: int):

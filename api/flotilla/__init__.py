@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ninja import Schema
+
 from api.common.families import Family, build_family_api, first_message
 from api.common.tokens import token_router
 
@@ -15,4 +17,10 @@ FAMILY = Family(
 )
 
 api = build_family_api(FAMILY)
-api.add_router("/_/flotilla", token_router(FAMILY.name))
+
+
+class ErrorOut(Schema):
+    error: str
+
+
+api.add_router("/_/flotilla", token_router(FAMILY.name, ErrorOut))

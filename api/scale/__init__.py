@@ -4,6 +4,8 @@ Errors: `{"detail": …}`."""
 
 from __future__ import annotations
 
+from ninja import Schema
+
 from api.common.families import Family, build_family_api, first_message
 from api.common.tokens import token_router
 
@@ -16,5 +18,10 @@ FAMILY = Family(
     validation_body=lambda errors: {"detail": first_message(errors)},
 )
 
+
+class ErrorOut(Schema):
+    detail: str
+
+
 api = build_family_api(FAMILY)
-api.add_router("/_/scale", token_router(FAMILY.name))
+api.add_router("/_/scale", token_router(FAMILY.name, ErrorOut))

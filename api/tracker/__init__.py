@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from api.common.families import Family, build_family_api
 from api.common.tokens import token_router
 from api.tracker import git, logs, managers, projects, tasks, workers
+from api.tracker.openapi import SECURITY_SCHEMES, ErrorReply, as_openapi_30
 from api.tracker.wire import (
     PARSE_ERROR,
     CorsPreflight,
@@ -31,7 +32,7 @@ FAMILY = Family(
 )
 
 api = build_family_api(FAMILY)
-api.add_router("/_/tracker", token_router(FAMILY.name))
+api.add_router("/_/tracker", token_router(FAMILY.name, ErrorReply))
 
 
 def _on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
@@ -52,3 +53,17 @@ api.add_exception_handler(CorsPreflight, _on_preflight)
 
 for _module in (workers, tasks, logs, projects, managers, git):
     api.add_router("", _module.router)
+
+
+_build_openapi = api.get_openapi_schema
+
+
+def _openapi_with_tracker_schemes(**kwargs):
+    # The worker headers and the manager cookie are checked by the routes' Guard, not by a
+    # ninja auth class, so their schemes are added here for the routes' `security` to name.
+    schema = _build_openapi(**kwargs)
+    schema["components"].setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    return as_openapi_30(schema)
+
+
+api.get_openapi_schema = _openapi_with_tracker_schemes

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from api.tracker.openapi import EMPTY, EMPTY_HTML, TEXT, Doc, PushIn
 from api.tracker.wire import ANY, STR, decode_object, parse_json, read_body, route
 from domain.tracker.errors import TrackerError
 from domain.tracker.git import SIGNATURE_HEADERS, SIGNATURE_MISMATCH, push_receive
@@ -24,7 +25,17 @@ def _hook_error(status: int) -> HttpResponse:
     return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
 
 
-@route(router, "/git/receivehook", ("POST",))
+HOOK = Doc(
+    summary="A push webhook (GitHub or Gogs), signed with the project's webhook secret",
+    body=PushIn,
+    ok=None,
+    errors=(413,),
+    raw={200: EMPTY_HTML, 400: EMPTY, 403: TEXT},
+    headers=("X-Hub-Signature", "X-Gogs-Signature"),
+)
+
+
+@route(router, "/git/receivehook", ("POST",), doc=HOOK)
 def receivehook(request: HttpRequest) -> HttpResponse:
     try:
         body = read_body(request)

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from api.tracker.bulk import body_text, bulk_items
+from api.tracker.openapi import WORKER, BulkSubmitIn, Doc, PathId, ReleaseIn, SubmitIn
 from api.tracker.wire import (
     I16,
     I64,
@@ -69,14 +70,36 @@ def _submit_request(item: object) -> SubmitRequest:
 RELEASE_SPEC = {"task_id": I64, "result": I64, "verification": I64}
 
 
-@route(router, "/task/submit", ("POST",), worker=401)
+@route(
+    router,
+    "/task/submit",
+    ("POST",),
+    worker=401,
+    doc=Doc(
+        summary="Submit one task",
+        body=SubmitIn,
+        errors=(400, 401, 404, 413, 429),
+        security=(WORKER,),
+    ),
+)
 def submit(request: HttpRequest) -> HttpResponse:
     req = SubmitRequest(**decode(request, SUBMIT_SPEC))
     queue_submit(worker_id=request.auth.id, req=req)
     return ok()
 
 
-@route(router, "/task/bulk_submit", ("POST",), worker=401)
+@route(
+    router,
+    "/task/bulk_submit",
+    ("POST",),
+    worker=401,
+    doc=Doc(
+        summary="Submit many tasks of one project; 200 with ok false when none went in",
+        body=BulkSubmitIn,
+        errors=(400, 401, 404, 413, 429),
+        security=(WORKER,),
+    ),
+)
 def bulk_submit(request: HttpRequest) -> HttpResponse:
     # Who may submit is judged before the body is read: a worker without any submit role gets
     # its answer without the server reading, let alone parsing, up to TRACKER_BULK_MAX_BYTES.
@@ -99,8 +122,17 @@ def bulk_submit(request: HttpRequest) -> HttpResponse:
     return ok(content)
 
 
-@route(router, "/task/get/{project}", worker=403)
-def get(request: HttpRequest, project: str) -> HttpResponse:
+@route(
+    router,
+    "/task/get/{project}",
+    worker=403,
+    doc=Doc(
+        summary="Take the next task of a project; 200 with ok false when there is none",
+        errors=(400, 403, 404, 429),
+        security=(WORKER,),
+    ),
+)
+def get(request: HttpRequest, project: PathId) -> HttpResponse:
     try:
         project_id = positive_id(project, "Invalid project id")
     except TrackerError:
@@ -114,7 +146,18 @@ def get(request: HttpRequest, project: str) -> HttpResponse:
     return ok({"task": task})
 
 
-@route(router, "/task/release", ("POST",), worker=403)
+@route(
+    router,
+    "/task/release",
+    ("POST",),
+    worker=403,
+    doc=Doc(
+        summary="Release a task: 0 OK, 1 FAIL, 2 SKIP",
+        body=ReleaseIn,
+        errors=(400, 403, 413),
+        security=(WORKER,),
+    ),
+)
 def release(request: HttpRequest) -> HttpResponse:
     body = decode(request, RELEASE_SPEC)
     updated = task_release(

@@ -20,6 +20,7 @@ from ninja import Router
 
 from api.common.families import refuse_oversized_body
 from api.tracker import origin
+from api.tracker.openapi import Doc
 from domain.tracker import conf
 from domain.tracker.errors import TrackerError
 from domain.tracker.workers import AuthedWorker, worker_authenticate
@@ -225,13 +226,38 @@ def route(
     worker: int | None = None,
     worker_message: str | None = None,
     session: str | None = None,
+    doc: Doc | dict[str, Doc] | None = None,
 ) -> Callable:
     """Register a view for every method; the Guard sorts out the wrong ones. `session` is the
-    route's cross-origin policy when the manager session authorises it (api/tracker/origin.py)."""
+    route's cross-origin policy when the manager session authorises it (api/tracker/origin.py).
+
+    Only the route's own methods are in the OpenAPI document, described by `doc` (one Doc, or
+    one per method); the others answer the original's plain 404 and stay out of it."""
+    methods = tuple(methods)
     guard = Guard(methods, worker, worker_message, session)
+    docs = doc if isinstance(doc, dict) else {method: doc or Doc() for method in methods}
 
     def register(view: Callable) -> Callable:
-        router.api_operation(ALL_METHODS, path, auth=guard, include_in_schema=True)(view)
+        groups: dict[int, tuple[Doc, list[str]]] = {}
+        for method in methods:
+            groups.setdefault(id(docs[method]), (docs[method], []))[1].append(method)
+        for one, group in groups.values():
+            router.api_operation(
+                group,
+                path,
+                auth=guard,
+                response=one.responses(),
+                openapi_extra=one.openapi_extra(path),
+                summary=one.summary or None,
+                operation_id=_operation_id(view, group if len(groups) > 1 else ()),
+            )(view)
+        others = [method for method in ALL_METHODS if method not in methods]
+        router.api_operation(others, path, auth=guard, include_in_schema=False)(view)
         return view
 
     return register
+
+
+def _operation_id(view: Callable, methods: Iterable[str]) -> str:
+    suffix = "".join(f"_{method.lower()}" for method in methods)
+    return f"tracker_{view.__module__.rsplit('.', 1)[-1]}_{view.__name__}{suffix}"

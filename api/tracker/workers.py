@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from api.tracker.openapi import EMPTY_HTML, SESSION, WORKER, AliasIn, AnyBody, Doc, PathId, PausedIn
 from api.tracker.origin import WRITES
 from api.tracker.wire import BOOL, I64, STR, decode, envelope, ok, positive_id, route
 from domain.common.models import Role
@@ -26,7 +27,19 @@ from domain.tracker.workers import (
 router = Router(tags=["workers"])
 
 
-@route(router, "/worker/create", ("POST",))
+CREATE = Doc(
+    summary="Create a worker; its secret is in this reply only",
+    # Any body: one that does not decode as `{"alias": …}` gets the original's empty 200.
+    body=AnyBody,
+    errors=(401, 403, 413, 429),
+    # Open by default; with TRACKER_WORKER_CREATE=token an admin or dev API token.
+    security=({}, {"TokenAuth": []}),
+    # A body that does not parse is the original's 200 with nothing in it.
+    raw={200: EMPTY_HTML},
+)
+
+
+@route(router, "/worker/create", ("POST",), doc=CREATE)
 def create(request: HttpRequest) -> HttpResponse:
     _admit_creation(request)
     try:
@@ -55,7 +68,18 @@ def _admit_creation(request: HttpRequest) -> None:
     worker_creation_reserve(client=request.META.get("REMOTE_ADDR", ""))
 
 
-@route(router, "/worker/update", ("POST",), worker=401)
+@route(
+    router,
+    "/worker/update",
+    ("POST",),
+    worker=401,
+    doc=Doc(
+        summary="Change the calling worker's alias",
+        body=AliasIn,
+        errors=(400, 401, 413),
+        security=(WORKER,),
+    ),
+)
 def update(request: HttpRequest) -> HttpResponse:
     body = decode(request, {"alias": STR})
     if not worker_update(worker_id=request.auth.id, alias=body["alias"]):
@@ -63,8 +87,10 @@ def update(request: HttpRequest) -> HttpResponse:
     return ok()
 
 
-@route(router, "/worker/get/{wid}")
-def get(request: HttpRequest, wid: str) -> HttpResponse:
+@route(
+    router, "/worker/get/{wid}", doc=Doc(summary="A worker (never its secret)", errors=(400, 404))
+)
+def get(request: HttpRequest, wid: PathId) -> HttpResponse:
     worker = Worker.objects.filter(pk=positive_id(wid, "Invalid worker id")).first()
     if worker is None:
         raise TrackerError(404, "Worker not found")
@@ -72,12 +98,23 @@ def get(request: HttpRequest, wid: str) -> HttpResponse:
     return ok({"worker": worker_json(worker)})
 
 
-@route(router, "/worker/stats")
+@route(router, "/worker/stats", doc=Doc(summary="Closed tasks per worker alias"))
 def stats(request: HttpRequest) -> HttpResponse:
     return ok({"stats": worker_stats()})
 
 
-@route(router, "/worker/set_paused", ("POST",), session=WRITES)
+@route(
+    router,
+    "/worker/set_paused",
+    ("POST",),
+    session=WRITES,
+    doc=Doc(
+        summary="Pause or resume a worker (tracker admin)",
+        body=PausedIn,
+        errors=(400, 403, 413),
+        security=(SESSION,),
+    ),
+)
 def set_paused(request: HttpRequest) -> HttpResponse:
     manager = manager_from_request(request)
     if manager is None or not manager.tracker_admin:

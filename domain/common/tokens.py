@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -49,7 +49,7 @@ def token_create(
     groups = list(study_groups or [])
     if not all(isinstance(g, str) and g for g in groups):
         raise InvalidInput("study_groups must be a list of study ids")
-    _check_expiry(expires_at)
+    expires_at = _checked_expiry(expires_at)
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         name=name[:100],
@@ -63,14 +63,21 @@ def token_create(
     return IssuedToken(token=token, plaintext=plaintext)
 
 
-def _check_expiry(expires_at: datetime | None) -> None:
+def _checked_expiry(expires_at: datetime | None) -> datetime | None:
+    """The expiry in UTC. PostgreSQL refuses a zone offset past 15:59, which ISO 8601 allows
+    (+21:46 was a 500), so the offset never reaches the database."""
     if expires_at is None:
-        return
+        return None
     # A naive time would be read in the server's zone, which the caller cannot know.
     if timezone.is_naive(expires_at):
         raise InvalidInput("expires_at must carry a time zone, e.g. 2027-01-31T00:00:00Z")
+    try:
+        expires_at = expires_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("expires_at must be before the year 10000") from None
     if expires_at <= timezone.now():
         raise InvalidInput("expires_at must be in the future")
+    return expires_at
 
 
 def _live(now: datetime) -> Q:

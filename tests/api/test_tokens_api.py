@@ -127,6 +127,21 @@ def test_a_past_or_zoneless_expiry_is_400_and_mints_nothing(client, admin_token,
     assert ApiToken.objects.count() == 1  # Alice's own
 
 
+def test_it_mints_a_token_whose_expiry_has_an_offset_postgresql_cannot_store(client, admin_token):
+    # ISO 8601 allows offsets up to 23:59, PostgreSQL up to 15:59: this one was a 500.
+    minted = _mint(client, admin_token, expires_at="4461-05-19T16:12:16+21:46")
+    assert minted.status_code == 201, minted.content
+    expected = datetime(4461, 5, 18, 18, 26, 16, tzinfo=UTC)
+    assert datetime.fromisoformat(minted.json()["expires_at"]) == expected
+    assert ApiToken.objects.get(pk=minted.json()["id"]).expires_at == expected
+
+
+def test_an_expiry_past_the_year_9999_in_utc_is_400(client, admin_token):
+    resp = _mint(client, admin_token, expires_at="9999-12-31T23:00:00-23:00")
+    assert resp.status_code == 400, resp.content
+    assert ApiToken.objects.count() == 1
+
+
 @pytest.mark.parametrize("expires_at", ["tomorrow", "", [], {"at": 1}])
 def test_an_expiry_that_is_no_time_is_400_and_mints_nothing(client, admin_token, expires_at):
     for family in FAMILIES:
