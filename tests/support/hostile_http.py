@@ -56,6 +56,7 @@ class HostileServer:
             if not data:
                 return
             head += data
+        self._read_body(conn, head)
         with self._lock:
             self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
         try:
@@ -66,6 +67,23 @@ class HostileServer:
             done = True
         with self._lock:
             self.finished.append(done)
+
+    @staticmethod
+    def _read_body(conn: socket.socket, head: bytes) -> None:
+        # Closing a socket with request bytes still unread sends a reset instead of a FIN, and a
+        # reset can destroy the answer before the client has read it all: read the body first.
+        headers, _, received = head.partition(b"\r\n\r\n")
+        length = 0
+        for line in headers.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip() or 0)
+        remaining = length - len(received)
+        while remaining > 0:
+            data = conn.recv(min(remaining, 65536))
+            if not data:
+                return
+            remaining -= len(data)
 
     def _redirect(self, conn: socket.socket) -> None:
         conn.sendall(
