@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 
 from api.common.families import Family, build_family_api, field_messages
 from api.common.tokens import token_router
-from api.releases.common import null_characters
+from api.releases.nul import null_characters
 from domain.releases.errors import FieldErrors
 
 FAMILY = Family(

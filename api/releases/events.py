@@ -7,8 +7,10 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import admin_auth, event_body, not_null, ref
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth
+from api.releases.errors import not_null
+from api.releases.links import ref
 from api.releases.schemas import EventIn, EventOut, EventPatch, provided
 from domain.common.errors import NotFound
 from domain.releases import records
@@ -46,7 +48,7 @@ def list_events(
             "kf_id"
         )
         qs = qs.filter(kf_id__in=ids)
-    return Serialized(qs, lambda e: event_body(request, e))
+    return qs
 
 
 @router.post("/events", response={201: EventOut}, auth=admin_auth)
@@ -61,19 +63,19 @@ def create_event(request: HttpRequest, payload: EventIn):
             "study_id": ref(payload.study, "study", "SD"),
         }
     )
-    return Status(201, event_body(request, event))
+    return Status(201, event)
 
 
 @router.get("/events/{kf_id}", response=EventOut, url_name="event-detail")
 def get_event(request: HttpRequest, kf_id: str):
-    return event_body(request, _get(kf_id))
+    return _get(kf_id)
 
 
 @router.patch("/events/{kf_id}", response=EventOut, auth=admin_auth)
 def patch_event(request: HttpRequest, kf_id: str, payload: EventPatch):
     fields = provided(payload)
     not_null(fields, *fields.keys())
-    return event_body(request, records.record_update(model=Event, pk=kf_id, fields=fields))
+    return records.record_update(model=Event, pk=kf_id, fields=fields)
 
 
 @router.put("/events/{kf_id}", response=EventOut, auth=admin_auth)

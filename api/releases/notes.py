@@ -6,8 +6,10 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import SELECT_VALID, admin_auth, not_null, note_body, ref
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth
+from api.releases.errors import SELECT_VALID, not_null
+from api.releases.links import ref
 from api.releases.schemas import NoteIn, NoteOut, NotePatch, provided
 from domain.common.errors import NotFound
 from domain.releases import records
@@ -46,7 +48,7 @@ def list_notes(
         qs = qs.filter(release_id=release)
     if errors:
         raise FieldErrors(errors)
-    return Serialized(qs, lambda n: note_body(request, n))
+    return qs
 
 
 @router.post("/release-notes", response={201: NoteOut}, auth=admin_auth)
@@ -57,15 +59,15 @@ def create_note(request: HttpRequest, payload: NoteIn):
         description=payload.description,
         author=payload.author,
     )
-    return Status(201, note_body(request, note))
+    return Status(201, note)
 
 
 @router.get("/release-notes/{kf_id}", response=NoteOut, url_name="note-detail")
 def get_note(request: HttpRequest, kf_id: str):
-    return note_body(request, _get(kf_id))
+    return _get(kf_id)
 
 
-def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> ReleaseNote:
     _get(kf_id)
     not_null(fields, "description", "author", "release")
     changes = {k: v for k, v in fields.items() if k in ("description", "author")}
@@ -73,7 +75,7 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
         changes["release_id"] = ref(fields["release"], "release", "RE", required=True)
     if "study" in fields:
         changes["study_id"] = ref(fields["study"], "study", "SD")
-    return note_body(request, records.note_update(note_id=kf_id, fields=changes))
+    return records.note_update(note_id=kf_id, fields=changes)
 
 
 @router.patch("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)

@@ -6,15 +6,9 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import (
-    admin_auth,
-    not_null,
-    person_auth,
-    release_body,
-    require_study_groups,
-    trigger_auth,
-)
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth, person_auth, require_study_groups, trigger_auth
+from api.releases.errors import not_null
 from api.releases.queue import queue_required
 from api.releases.schemas import (
     MessageOut,
@@ -48,7 +42,7 @@ def list_releases(request: HttpRequest, state: str | None = None):
         if state not in ReleaseState.values:
             raise field_error("state", f"Select a valid choice. {state} is not one of the choices.")
         qs = qs.filter(state=state)
-    return Serialized(qs, lambda r: release_body(request, r))
+    return qs
 
 
 @router.post("/releases", response={201: ReleaseOut}, auth=person_auth, url_name="release-create")
@@ -66,7 +60,7 @@ def create_release(request: HttpRequest, payload: ReleaseIn):
         tags=payload.tags,
         is_major=payload.is_major,
     )
-    return Status(201, release_body(request, _get(release.kf_id)))
+    return Status(201, _get(release.kf_id))
 
 
 @router.post("/releases/status_checks", response=StatusOut, auth=trigger_auth)
@@ -79,14 +73,14 @@ def release_status_checks(request: HttpRequest):
 
 @router.get("/releases/{kf_id}", response=ReleaseOut, url_name="release-detail")
 def get_release(request: HttpRequest, kf_id: str):
-    return release_body(request, _get(kf_id))
+    return _get(kf_id)
 
 
-def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> Release:
     _get(kf_id)
     not_null(fields, *fields.keys())
     services.release_update(release_id=kf_id, fields=fields)
-    return release_body(request, _get(kf_id))
+    return _get(kf_id)
 
 
 @router.patch("/releases/{kf_id}", response=ReleaseOut, auth=admin_auth)
@@ -107,7 +101,7 @@ def cancel_release(request: HttpRequest, kf_id: str):
     if not Release.objects.filter(pk=kf_id).exists():
         return Status(404, {})
     services.release_cancel(release_id=kf_id)
-    return release_body(request, _get(kf_id))
+    return _get(kf_id)
 
 
 @router.post("/releases/{kf_id}/publish", response=MessageOut, auth=person_auth)

@@ -1,11 +1,21 @@
-"""Request and response bodies of the releases family (field names of the original API)."""
+"""Request and response bodies of the releases family (field names of the original API).
+
+The `*Out` schemas render model instances themselves (ninja's `resolve_<field>` methods): related
+objects as absolute hyperlinks built from the request in the validation context, timestamps as
+the original's UTC `Z` strings. Field order is the wire order.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from django.http import HttpRequest
 from ninja import Schema
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from api.releases.links import iso, link
+from domain.releases import conf
+from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
 
 Tag = Annotated[str, Field(max_length=50)]
 StudyId = Annotated[str, Field(max_length=11)]
@@ -41,6 +51,22 @@ class TaskOut(Schema):
     created_at: str
     service_name: str
 
+    @staticmethod
+    def resolve_release(obj: Task, context: dict[str, Any]) -> str | None:
+        return link(_request(context), "releases", obj.release_id)
+
+    @staticmethod
+    def resolve_task_service(obj: Task, context: dict[str, Any]) -> str | None:
+        return link(_request(context), "task-services", obj.task_service_id)
+
+    @staticmethod
+    def resolve_created_at(obj: Task) -> str | None:
+        return iso(obj.created_at)
+
+    @staticmethod
+    def resolve_service_name(obj: Task) -> str:
+        return obj.task_service.name
+
 
 class ReleaseOut(Schema):
     kf_id: str
@@ -55,6 +81,26 @@ class ReleaseOut(Schema):
     tags: list[str]
     author: str
     is_major: bool
+
+    @staticmethod
+    def resolve_notes(obj: Release, context: dict[str, Any]) -> list[str | None]:
+        return [link(_request(context), "release-notes", n.kf_id) for n in obj.notes.all()]
+
+    @staticmethod
+    def resolve_studies(obj: Release) -> list[str]:
+        return sorted(s.kf_id for s in obj.studies.all())
+
+    @staticmethod
+    def resolve_tasks(obj: Release) -> list[Task]:
+        return sorted(obj.tasks.all(), key=lambda t: t.created_at, reverse=True)
+
+    @staticmethod
+    def resolve_created_at(obj: Release) -> str | None:
+        return iso(obj.created_at)
+
+    @staticmethod
+    def resolve_tags(obj: Release) -> list[str]:
+        return list(obj.tags or [])
 
 
 class MessageOut(Schema):
@@ -106,6 +152,15 @@ class TaskServiceOut(Schema):
     url: str
     created_at: str
     enabled: bool
+    # outbound_token is a secret: it is never part of any answer.
+
+    @staticmethod
+    def resolve_health_status(obj: TaskService) -> str:
+        return "down" if obj.last_ok_status >= conf.HEALTH_DOWN_AFTER else "ok"
+
+    @staticmethod
+    def resolve_created_at(obj: TaskService) -> str | None:
+        return iso(obj.created_at)
 
 
 class TaskServiceCreatedOut(TaskServiceOut):
@@ -136,6 +191,18 @@ class NoteOut(Schema):
     release: str
     study: str | None
 
+    @staticmethod
+    def resolve_created_at(obj: ReleaseNote) -> str | None:
+        return iso(obj.created_at)
+
+    @staticmethod
+    def resolve_release(obj: ReleaseNote, context: dict[str, Any]) -> str | None:
+        return link(_request(context), "releases", obj.release_id)
+
+    @staticmethod
+    def resolve_study(obj: ReleaseNote, context: dict[str, Any]) -> str | None:
+        return link(_request(context), "studies", obj.study_id)
+
 
 class EventIn(Schema):
     event_type: Literal["info", "warning", "error"] = "info"
@@ -160,6 +227,22 @@ class EventOut(Schema):
     task: str | None
     created_at: str
 
+    @staticmethod
+    def resolve_release(obj: Event, context: dict[str, Any]) -> str | None:
+        return link(_request(context), "releases", obj.release_id)
+
+    @staticmethod
+    def resolve_task_service(obj: Event, context: dict[str, Any]) -> str | None:
+        return link(_request(context), "task-services", obj.task_service_id)
+
+    @staticmethod
+    def resolve_task(obj: Event, context: dict[str, Any]) -> str | None:
+        return link(_request(context), "tasks", obj.task_id)
+
+    @staticmethod
+    def resolve_created_at(obj: Event) -> str | None:
+        return iso(obj.created_at)
+
 
 class StudyOut(Schema):
     kf_id: str
@@ -171,12 +254,34 @@ class StudyOut(Schema):
     deleted: bool
     created_at: str | None
 
+    # The version columns are annotations of selectors.studies(), absent on a bare Study.
+    @staticmethod
+    def resolve_version(obj: Study) -> str | None:
+        return getattr(obj, "current_version", None)
+
+    @staticmethod
+    def resolve_last_pub_version(obj: Study) -> str | None:
+        return getattr(obj, "last_pub_version", None)
+
+    @staticmethod
+    def resolve_last_pub_date(obj: Study) -> str | None:
+        return iso(getattr(obj, "last_pub_date", None))
+
+    @staticmethod
+    def resolve_created_at(obj: Study) -> str | None:
+        return iso(obj.created_at)
+
 
 class SyncOut(Schema):
     status: str
     message: str
     new: int | None = None
     deleted: int | None = None
+
+
+def _request(context: dict[str, Any]) -> HttpRequest:
+    # ninja validates a view's answer with the request in the context.
+    return context["request"]
 
 
 def provided(payload: Schema) -> dict[str, Any]:

@@ -7,13 +7,9 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 from ninja.responses import codes_4xx, codes_5xx
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import (
-    MethodNotAllowed,
-    admin_auth,
-    release_body,
-    study_body,
-)
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth
+from api.releases.errors import MethodNotAllowed
 from api.releases.schemas import ReleaseOut, StudyOut, SyncOut
 from domain.common.errors import NotFound
 from domain.releases import conf, selectors, studies
@@ -26,7 +22,7 @@ router = Router(tags=["studies"])
 @router.get("/studies", response=list[StudyOut], url_name="study-list")
 @paginate(ReleasesPagination)
 def list_studies(request: HttpRequest):
-    return Serialized(selectors.studies(), lambda s: study_body(request, s))
+    return selectors.studies()
 
 
 @router.api_operation(["POST", "PUT", "PATCH", "DELETE"], "/studies", response={405: dict})
@@ -62,7 +58,7 @@ def get_study(request: HttpRequest, kf_id: str):
     study = selectors.studies().filter(pk=kf_id).first()
     if study is None:
         raise NotFound("Not found.")
-    return study_body(request, study)
+    return study
 
 
 @router.api_operation(["POST", "PUT", "PATCH", "DELETE"], "/studies/{kf_id}", response={405: dict})
@@ -76,4 +72,4 @@ def study_releases(request: HttpRequest, kf_id: str):
     if not Study.objects.filter(pk=kf_id).exists():
         raise NotFound("Not found.")
     qs = selectors.releases().filter(studies__kf_id=kf_id)
-    return Serialized(qs, lambda r: release_body(request, r))
+    return qs

@@ -6,8 +6,9 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import developer_auth, not_null, service_body, trigger_auth
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import developer_auth, trigger_auth
+from api.releases.errors import not_null
 from api.releases.queue import queue_required
 from api.releases.schemas import (
     StatusOut,
@@ -49,7 +50,7 @@ def list_services(request: HttpRequest, enabled: str | None = None):
         if enabled.lower() not in _BOOLS:
             raise field_error("enabled", "Enter a valid boolean: True or False.")
         qs = qs.filter(enabled=_BOOLS[enabled.lower()])
-    return Serialized(qs, lambda s: service_body(request, s))
+    return qs
 
 
 @router.post("/task-services", response={201: TaskServiceCreatedOut}, auth=developer_auth)
@@ -61,7 +62,9 @@ def create_service(request: HttpRequest, payload: TaskServiceIn):
     service, issued = task_services.task_service_create(
         **payload.model_dump(), registered_by=task_services.caller_key(caller=request.auth)
     )
-    return Status(201, {**service_body(request, service), "inbound_token": issued.plaintext})
+    # The plaintext exists only in this answer (only its hash is stored).
+    service.inbound_token = issued.plaintext
+    return Status(201, service)
 
 
 @router.post("/task-services/health_checks", response=StatusOut, auth=trigger_auth)
@@ -74,7 +77,7 @@ def health_checks(request: HttpRequest):
 
 @router.get("/task-services/{kf_id}", response=TaskServiceOut, url_name="task-service-detail")
 def get_service(request: HttpRequest, kf_id: str):
-    return service_body(request, _get(kf_id))
+    return _get(kf_id)
 
 
 def _editable(request: HttpRequest, kf_id: str) -> TaskService:
@@ -84,7 +87,7 @@ def _editable(request: HttpRequest, kf_id: str) -> TaskService:
     return service
 
 
-def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> TaskService:
     # Authorized before the new url is contacted: a stranger's PATCH sends no traffic.
     service = _editable(request, kf_id)
     not_null(fields, *(k for k in fields if k != "outbound_token"))
@@ -95,7 +98,7 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
     updated = task_services.task_service_update(
         service_id=kf_id, caller=request.auth, changes=fields
     )
-    return service_body(request, updated)
+    return updated
 
 
 @router.patch("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)

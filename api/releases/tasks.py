@@ -6,16 +6,10 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import (
-    SELECT_VALID,
-    MethodNotAllowed,
-    admin_auth,
-    ref,
-    task_body,
-    task_writer_auth,
-    trigger_auth,
-)
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth, task_writer_auth, trigger_auth
+from api.releases.errors import SELECT_VALID, MethodNotAllowed
+from api.releases.links import ref
 from api.releases.queue import queue_required
 from api.releases.schemas import StatusOut, TaskIn, TaskOut, TaskPatch, provided
 from domain.common.errors import NotFound
@@ -59,7 +53,7 @@ def list_tasks(
         qs = qs.filter(state=state)
     if errors:
         raise FieldErrors(errors)
-    return Serialized(qs, lambda t: task_body(request, t))
+    return qs
 
 
 @router.post("/tasks", response={201: TaskOut}, auth=admin_auth)
@@ -70,7 +64,7 @@ def create_task(request: HttpRequest, payload: TaskIn):
         state=payload.state,
         progress=payload.progress if payload.progress is not None else 0,
     )
-    return Status(201, task_body(request, _get(task.kf_id)))
+    return Status(201, _get(task.kf_id))
 
 
 @router.post("/tasks/status_checks", response=StatusOut, auth=trigger_auth)
@@ -83,7 +77,7 @@ def task_status_checks(request: HttpRequest):
 
 @router.get("/tasks/{kf_id}", response=TaskOut, url_name="task-detail")
 def get_task(request: HttpRequest, kf_id: str):
-    return task_body(request, _get(kf_id))
+    return _get(kf_id)
 
 
 def _reporter(token: Caller) -> str | None:
@@ -92,7 +86,7 @@ def _reporter(token: Caller) -> str | None:
     return token.subject if token.role == Role.SERVICE else None
 
 
-def _report(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _report(request: HttpRequest, kf_id: str, fields: dict) -> Task:
     unknown = set(fields) - {"state", "progress"}
     if unknown:
         raise FieldErrors({k: ["This field is read-only."] for k in sorted(unknown)})
@@ -104,7 +98,7 @@ def _report(request: HttpRequest, kf_id: str, fields: dict) -> dict:
         progress=fields.get("progress"),
         reporter=_reporter(request.auth),
     )
-    return task_body(request, task)
+    return task
 
 
 @router.patch("/tasks/{kf_id}", response=TaskOut, auth=task_writer_auth, url_name="task-patch")
