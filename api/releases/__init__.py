@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -11,7 +12,8 @@ from django.http import HttpRequest, HttpResponse
 
 from api.common.families import Family, build_family_api, field_messages
 from api.common.tokens import token_router
-from api.releases.nul import null_characters
+from api.releases.errors import MethodNotAllowed
+from api.releases.screening import body_not_object, null_characters
 from domain.releases.errors import FieldErrors
 
 FAMILY = Family(
@@ -34,12 +36,24 @@ def _field_errors(request: HttpRequest, exc: FieldErrors) -> HttpResponse:
 api.add_exception_handler(FieldErrors, _field_errors)
 
 
-def _refuse_null_characters(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Every operation of the family, before parsing or auth: NUL in the input is a 400."""
+def _method_not_allowed(request: HttpRequest, exc: MethodNotAllowed) -> HttpResponse:
+    response = api.create_response(request, {"detail": exc.message}, status=405)
+    response["Allow"] = ", ".join(exc.allowed)
+    return response
+
+
+api.add_exception_handler(MethodNotAllowed, _method_not_allowed)
+
+
+def _screen_input(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every operation of the family, before parsing or auth: NUL in the input is a 400, and so
+    is a JSON body other than an object where the operation takes a body (`payload`)."""
+    # `run` is the bound Operation.run; the view it calls names its body `payload`.
+    takes_body = "payload" in inspect.signature(run.__self__.view_func).parameters
 
     @wraps(run)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        problem = null_characters(request)
+        problem = null_characters(request) or (takes_body and body_not_object(request)) or None
         if problem is not None:
             return api.on_exception(request, problem)
         return run(request, *args, **kwargs)
@@ -47,7 +61,7 @@ def _refuse_null_characters(run: Callable[..., HttpResponse]) -> Callable[..., H
     return checked
 
 
-api.add_decorator(_refuse_null_characters, mode="view")
+api.add_decorator(_screen_input, mode="view")
 
 
 def _mount() -> None:

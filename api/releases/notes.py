@@ -8,9 +8,9 @@ from ninja.pagination import paginate
 
 from api.common.pagination import ReleasesPagination
 from api.releases.auth import admin_auth
-from api.releases.errors import SELECT_VALID, not_null
+from api.releases.errors import SELECT_VALID, answers, not_null
 from api.releases.links import ref
-from api.releases.schemas import NoteIn, NoteOut, NotePatch, provided
+from api.releases.schemas import KfId, NoteIn, NoteOut, NotePatch, filter_in, provided
 from domain.common.errors import NotFound
 from domain.releases import records
 from domain.releases.errors import FieldErrors
@@ -26,13 +26,13 @@ def _get(kf_id: str) -> ReleaseNote:
     return note
 
 
-@router.get("/release-notes", response=list[NoteOut], url_name="note-list")
+@router.get("/release-notes", response=answers({200: list[NoteOut]}), url_name="note-list")
 @paginate(ReleasesPagination)
 def list_notes(
     request: HttpRequest,
-    author: str | None = None,
-    study: str | None = None,
-    release: str | None = None,
+    author: str | None = filter_in(),
+    study: str | None = filter_in(),
+    release: str | None = filter_in(),
 ):
     qs = ReleaseNote.objects.order_by("-created_at")
     errors: dict[str, list[str]] = {}
@@ -51,7 +51,7 @@ def list_notes(
     return qs
 
 
-@router.post("/release-notes", response={201: NoteOut}, auth=admin_auth)
+@router.post("/release-notes", response=answers({201: NoteOut}, 403, 413), auth=admin_auth)
 def create_note(request: HttpRequest, payload: NoteIn):
     note = records.note_create(
         release_id=ref(payload.release, "release", "RE", required=True),
@@ -62,8 +62,8 @@ def create_note(request: HttpRequest, payload: NoteIn):
     return Status(201, note)
 
 
-@router.get("/release-notes/{kf_id}", response=NoteOut, url_name="note-detail")
-def get_note(request: HttpRequest, kf_id: str):
+@router.get("/release-notes/{kf_id}", response=answers({200: NoteOut}, 404), url_name="note-detail")
+def get_note(request: HttpRequest, kf_id: KfId):
     return _get(kf_id)
 
 
@@ -78,17 +78,21 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> ReleaseNote:
     return records.note_update(note_id=kf_id, fields=changes)
 
 
-@router.patch("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)
-def patch_note(request: HttpRequest, kf_id: str, payload: NotePatch):
+@router.patch(
+    "/release-notes/{kf_id}", response=answers({200: NoteOut}, 403, 404, 413), auth=admin_auth
+)
+def patch_note(request: HttpRequest, kf_id: KfId, payload: NotePatch):
     return _update(request, kf_id, provided(payload))
 
 
-@router.put("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)
-def put_note(request: HttpRequest, kf_id: str, payload: NoteIn):
+@router.put(
+    "/release-notes/{kf_id}", response=answers({200: NoteOut}, 403, 404, 413), auth=admin_auth
+)
+def put_note(request: HttpRequest, kf_id: KfId, payload: NoteIn):
     return _update(request, kf_id, payload.model_dump())
 
 
-@router.delete("/release-notes/{kf_id}", response={204: None}, auth=admin_auth)
-def delete_note(request: HttpRequest, kf_id: str):
+@router.delete("/release-notes/{kf_id}", response=answers({204: None}, 403, 404), auth=admin_auth)
+def delete_note(request: HttpRequest, kf_id: KfId):
     records.record_delete(model=ReleaseNote, pk=kf_id)
     return Status(204, None)

@@ -10,36 +10,135 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Schema
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from ninja import Path, Query, Schema
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from api.releases.links import iso, link
 from domain.releases import conf
-from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
+from domain.releases.models import (
+    Event,
+    Release,
+    ReleaseNote,
+    Study,
+    Task,
+    TaskService,
+    TaskState,
+)
 
-Tag = Annotated[str, Field(max_length=50)]
-StudyId = Annotated[str, Field(max_length=11)]
+# The document says what the server accepts. Patterns and `minItems` below are the document's
+# only (`json_schema_extra`): the family's own checks keep the original's messages, and a NUL,
+# refused before any parsing (api/releases/nul.py), never reaches a schema.
+NO_NUL = r"^[^\x00]*$"
+_NO_NUL = {"pattern": NO_NUL}
+
+
+def _ref_pattern(prefix: str) -> dict[str, str]:
+    # A related object as its URL (…/releases/RE_…) or its bare kf_id (links.ref).
+    return {"pattern": rf"^([^\x00]*/)?{prefix}_[0-9A-HJKMNP-TV-Z]{{8}}/?$"}
+
+
+def text(default: Any = ..., **limits: Any) -> Any:
+    return Field(default, json_schema_extra=_NO_NUL, **limits)
+
+
+def ref_field(prefix: str, default: Any = ..., **limits: Any) -> Any:
+    return Field(default, json_schema_extra=_ref_pattern(prefix), **limits)
+
+
+# A path id: any other string is a 404, a NUL a 400.
+KfId = Annotated[str, Path(pattern=NO_NUL)]
+
+
+# A paginated view's parameters are declared as defaults (`kf_id: str = path_id()`), not with
+# an alias: ninja resolves its annotations in the module of the pagination wrapper.
+def path_id() -> Any:
+    return Path(..., pattern=NO_NUL)
+
+
+def filter_in() -> Any:
+    """An optional query filter (free text; a NUL is a 400)."""
+    return Query(None, pattern=NO_NUL)
+
+
+def choice_in(values: list[str]) -> Any:
+    """An optional query filter the view checks itself against `values`, with the original's
+    message: the document lists them."""
+    param = Query(None)
+    # ninja's Query() sets json_schema_extra itself; the enum is added to it afterwards.
+    param.json_schema_extra = {**(param.json_schema_extra or {}), "enum": list(values)}
+    return param
+
+
+# A field that may be left out but not sent as null ("This field may not be null."): null stays
+# out of the document, while validation lets it through to the family's own message.
+# Its limits go inside the type (`Annotated[str, text(…)] | NotNull`): on the union, pydantic
+# would apply them to the null too, and fail with a TypeError (a 500), not a validation error.
+NotNull = SkipJsonSchema[None]
+
+Tag = Annotated[str, Field(max_length=50, json_schema_extra=_NO_NUL)]
+StudyId = Annotated[str, Field(max_length=11, json_schema_extra=_ref_pattern("SD"))]
+# What the registration check (orchestrator/clients/task_service.url_problem) lets through.
+_SERVICE_URL = {"format": "uri", "pattern": r"^https?://[^\x00\s?#@/]+(/[^\x00\s?#]*)?$"}
+ServiceUrl = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=_SERVICE_URL)]
+# At least one: the domain says so with the original's message.
+Studies = Annotated[list[StudyId], Field(max_length=10000, json_schema_extra={"minItems": 1})]
 # An int or a string such as "50%" (#115); the domain parses it. Strict, because pydantic would
 # otherwise turn `true` into 1 before the domain could refuse it.
-Progress = StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=20)]
+Progress = Annotated[
+    StrictInt | StrictFloat | Annotated[StrictStr, Field(max_length=20)],
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 100},
+                {"type": "string", "pattern": r"^\s*(-?0+|0*(100|[1-9]?[0-9]))\s*%?\s*$"},
+            ],
+            "description": "0 to 100, as a number or a string such as `50%`.",
+        }
+    ),
+]
+# Case and surrounding spaces do not matter; `pending` is a service's word for `initialized`.
+TaskStateIn = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": [*TaskState.values, "pending"]})
+]
 
 
-class ReleaseIn(Schema):
-    name: str = Field(..., min_length=1, max_length=256)
-    description: str = Field("", max_length=5000)
-    author: str = Field("admin", max_length=100)
+class Body(Schema):
+    # The document lists no unknown field; the server ignores one, as the original did.
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
+
+
+class ReleaseIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"additionalProperties": False, "required": ["name", "studies"]}
+    )
+
+    name: str = text(min_length=1, max_length=256)
+    description: str = text("", max_length=5000)
+    author: str = text("admin", max_length=100)
     tags: list[Tag] = Field(default_factory=list, max_length=500)
-    studies: list[StudyId] = Field(default_factory=list, max_length=10000)
+    studies: Studies = Field(default_factory=list)
     is_major: StrictBool = False
 
 
-class ReleasePatch(Schema):
-    name: str | None = Field(None, min_length=1, max_length=256)
-    description: str | None = Field(None, max_length=5000)
-    author: str | None = Field(None, max_length=100)
-    tags: list[Tag] | None = Field(None, max_length=500)
-    studies: list[StudyId] | None = Field(None, max_length=10000)
-    is_major: StrictBool | None = None
+class ReleasePatch(Body):
+    name: Annotated[str, text(min_length=1, max_length=256)] | NotNull = None
+    description: Annotated[str, text(max_length=5000)] | NotNull = None
+    author: Annotated[str, text(max_length=100)] | NotNull = None
+    tags: Annotated[list[Tag], Field(max_length=500)] | NotNull = None
+    studies: (
+        Annotated[list[StudyId], Field(max_length=10000, json_schema_extra={"minItems": 1})]
+        | NotNull
+    ) = None
+    is_major: StrictBool | NotNull = None
 
 
 class TaskOut(Schema):
@@ -112,34 +211,38 @@ class StatusOut(Schema):
     message: str | None = None
 
 
-class TaskIn(Schema):
-    release: str = Field(..., max_length=500)
-    task_service: str = Field(..., max_length=500)
-    state: str | None = Field(None, max_length=20)
+class TaskIn(Body):
+    release: str = ref_field("RE", max_length=500)
+    task_service: str = ref_field("TS", max_length=500)
+    state: TaskStateIn | None = Field(None, max_length=20)
     progress: Progress | None = None
 
 
-class TaskPatch(Schema):
-    state: str | None = Field(None, max_length=20)
+class TaskPatch(Body):
+    state: Annotated[TaskStateIn, Field(max_length=20)] | NotNull = None
     progress: Progress | None = Field(None)
 
 
-class TaskServiceIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
-    description: str = Field("", max_length=500)
-    author: str = Field(..., min_length=1, max_length=100)
-    url: str = Field(..., min_length=1, max_length=200)
+class TaskServiceIn(Body):
+    name: str = text(min_length=1, max_length=100)
+    description: str = text("", max_length=500)
+    author: str = text(min_length=1, max_length=100)
+    url: ServiceUrl
     enabled: StrictBool = True
-    outbound_token: str = Field("", max_length=2000)
+    outbound_token: str = text("", max_length=2000)
 
 
-class TaskServicePatch(Schema):
-    name: str | None = Field(None, min_length=1, max_length=100)
-    description: str | None = Field(None, max_length=500)
-    author: str | None = Field(None, min_length=1, max_length=100)
-    url: str | None = Field(None, min_length=1, max_length=200)
-    enabled: StrictBool | None = None
-    outbound_token: str | None = Field(None, max_length=2000)
+class TaskServicePatch(Body):
+    name: Annotated[str, text(min_length=1, max_length=100)] | NotNull = None
+    description: Annotated[str, text(max_length=500)] | NotNull = None
+    author: Annotated[str, text(min_length=1, max_length=100)] | NotNull = None
+    url: (
+        Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=_SERVICE_URL)]
+        | NotNull
+    ) = None
+    enabled: StrictBool | NotNull = None
+    # null: keep the stored token.
+    outbound_token: str | None = text(None, max_length=2000)
 
 
 class TaskServiceOut(Schema):
@@ -169,18 +272,18 @@ class TaskServiceCreatedOut(TaskServiceOut):
     )
 
 
-class NoteIn(Schema):
-    description: str = Field("", max_length=5000)
-    author: str = Field("admin", max_length=100)
-    release: str = Field(..., max_length=500)
-    study: str | None = Field(None, max_length=500)
+class NoteIn(Body):
+    description: str = text("", max_length=5000)
+    author: str = text("admin", max_length=100)
+    release: str = ref_field("RE", max_length=500)
+    study: str | None = ref_field("SD", None, max_length=500)
 
 
-class NotePatch(Schema):
-    description: str | None = Field(None, max_length=5000)
-    author: str | None = Field(None, max_length=100)
-    release: str | None = Field(None, max_length=500)
-    study: str | None = Field(None, max_length=500)
+class NotePatch(Body):
+    description: Annotated[str, text(max_length=5000)] | NotNull = None
+    author: Annotated[str, text(max_length=100)] | NotNull = None
+    release: Annotated[str, ref_field("RE", max_length=500)] | NotNull = None
+    study: str | None = ref_field("SD", None, max_length=500)
 
 
 class NoteOut(Schema):
@@ -204,18 +307,18 @@ class NoteOut(Schema):
         return link(_request(context), "studies", obj.study_id)
 
 
-class EventIn(Schema):
+class EventIn(Body):
     event_type: Literal["info", "warning", "error"] = "info"
-    message: str = Field("", max_length=1000)
-    release: str | None = Field(None, max_length=500)
-    study: str | None = Field(None, max_length=500)
-    task: str | None = Field(None, max_length=500)
-    task_service: str | None = Field(None, max_length=500)
+    message: str = text("", max_length=1000)
+    release: str | None = ref_field("RE", None, max_length=500)
+    study: str | None = ref_field("SD", None, max_length=500)
+    task: str | None = ref_field("TA", None, max_length=500)
+    task_service: str | None = ref_field("TS", None, max_length=500)
 
 
-class EventPatch(Schema):
-    event_type: Literal["info", "warning", "error"] | None = None
-    message: str | None = Field(None, max_length=1000)
+class EventPatch(Body):
+    event_type: Literal["info", "warning", "error"] | NotNull = None
+    message: Annotated[str, text(max_length=1000)] | NotNull = None
 
 
 class EventOut(Schema):

@@ -8,14 +8,16 @@ from ninja.pagination import paginate
 
 from api.common.pagination import ReleasesPagination
 from api.releases.auth import developer_auth, trigger_auth
-from api.releases.errors import not_null
+from api.releases.errors import answers, not_null
 from api.releases.queue import queue_required
 from api.releases.schemas import (
+    KfId,
     StatusOut,
     TaskServiceCreatedOut,
     TaskServiceIn,
     TaskServiceOut,
     TaskServicePatch,
+    choice_in,
     provided,
 )
 from domain.common.errors import NotFound
@@ -42,9 +44,14 @@ def _check_url(url: str) -> None:
         raise field_error("url", problem)
 
 
-@router.get("/task-services", response=list[TaskServiceOut], url_name="task-service-list")
+@router.get(
+    "/task-services", response=answers({200: list[TaskServiceOut]}), url_name="task-service-list"
+)
 @paginate(ReleasesPagination)
-def list_services(request: HttpRequest, enabled: str | None = None):
+def list_services(
+    request: HttpRequest,
+    enabled: str | None = choice_in(["true", "false", "True", "False"]),
+):
     qs = TaskService.objects.order_by("-created_at")
     if enabled:
         if enabled.lower() not in _BOOLS:
@@ -53,7 +60,11 @@ def list_services(request: HttpRequest, enabled: str | None = None):
     return qs
 
 
-@router.post("/task-services", response={201: TaskServiceCreatedOut}, auth=developer_auth)
+@router.post(
+    "/task-services",
+    response=answers({201: TaskServiceCreatedOut}, 403, 413),
+    auth=developer_auth,
+)
 def create_service(request: HttpRequest, payload: TaskServiceIn):
     """Register a service. The answer carries `inbound_token` (shown once): the bearer token the
     service uses to PATCH its own tasks. `outbound_token`, if given, is sent on every call to the
@@ -67,7 +78,9 @@ def create_service(request: HttpRequest, payload: TaskServiceIn):
     return Status(201, service)
 
 
-@router.post("/task-services/health_checks", response=StatusOut, auth=trigger_auth)
+@router.post(
+    "/task-services/health_checks", response=answers({200: StatusOut}, 403, 503), auth=trigger_auth
+)
 def health_checks(request: HttpRequest):
     """Compatibility trigger (beat runs health checks anyway)."""
     with queue_required():
@@ -75,8 +88,12 @@ def health_checks(request: HttpRequest):
     return {"status": "ok"}
 
 
-@router.get("/task-services/{kf_id}", response=TaskServiceOut, url_name="task-service-detail")
-def get_service(request: HttpRequest, kf_id: str):
+@router.get(
+    "/task-services/{kf_id}",
+    response=answers({200: TaskServiceOut}, 404),
+    url_name="task-service-detail",
+)
+def get_service(request: HttpRequest, kf_id: KfId):
     return _get(kf_id)
 
 
@@ -101,21 +118,31 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> TaskService:
     return updated
 
 
-@router.patch("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
-def patch_service(request: HttpRequest, kf_id: str, payload: TaskServicePatch):
+@router.patch(
+    "/task-services/{kf_id}",
+    response=answers({200: TaskServiceOut}, 403, 404, 413),
+    auth=developer_auth,
+)
+def patch_service(request: HttpRequest, kf_id: KfId, payload: TaskServicePatch):
     """A dev may change only services it registered; admins any. A new `url` drops the stored
     `outbound_token` unless the same request sends one."""
     return _update(request, kf_id, provided(payload))
 
 
-@router.put("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
-def put_service(request: HttpRequest, kf_id: str, payload: TaskServiceIn):
+@router.put(
+    "/task-services/{kf_id}",
+    response=answers({200: TaskServiceOut}, 403, 404, 413),
+    auth=developer_auth,
+)
+def put_service(request: HttpRequest, kf_id: KfId, payload: TaskServiceIn):
     """As PATCH, with every required field."""
     return _update(request, kf_id, payload.model_dump(exclude_unset=True))
 
 
-@router.delete("/task-services/{kf_id}", response={204: None}, auth=developer_auth)
-def delete_service(request: HttpRequest, kf_id: str):
+@router.delete(
+    "/task-services/{kf_id}", response=answers({204: None}, 403, 404), auth=developer_auth
+)
+def delete_service(request: HttpRequest, kf_id: KfId):
     """Really deletes (its tasks cascade) and revokes the service's inbound tokens. 400 while any
     of its tasks is in a release that has not ended. A dev may delete only its own services."""
     task_services.task_service_delete(service_id=kf_id, caller=request.auth)

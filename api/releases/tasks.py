@@ -8,10 +8,19 @@ from ninja.pagination import paginate
 
 from api.common.pagination import ReleasesPagination
 from api.releases.auth import admin_auth, task_writer_auth, trigger_auth
-from api.releases.errors import SELECT_VALID, MethodNotAllowed
+from api.releases.errors import SELECT_VALID, MethodNotAllowed, answers
 from api.releases.links import ref
 from api.releases.queue import queue_required
-from api.releases.schemas import StatusOut, TaskIn, TaskOut, TaskPatch, provided
+from api.releases.schemas import (
+    KfId,
+    StatusOut,
+    TaskIn,
+    TaskOut,
+    TaskPatch,
+    choice_in,
+    filter_in,
+    provided,
+)
 from domain.common.errors import NotFound
 from domain.common.models import Role
 from domain.common.tokens import Caller
@@ -29,13 +38,13 @@ def _get(kf_id: str) -> Task:
     return task
 
 
-@router.get("/tasks", response=list[TaskOut], url_name="task-list")
+@router.get("/tasks", response=answers({200: list[TaskOut]}), url_name="task-list")
 @paginate(ReleasesPagination)
 def list_tasks(
     request: HttpRequest,
-    release: str | None = None,
-    task_service: str | None = None,
-    state: str | None = None,
+    release: str | None = filter_in(),
+    task_service: str | None = filter_in(),
+    state: str | None = choice_in(TaskState.values),
 ):
     qs = selectors.tasks()
     errors: dict[str, list[str]] = {}
@@ -56,7 +65,7 @@ def list_tasks(
     return qs
 
 
-@router.post("/tasks", response={201: TaskOut}, auth=admin_auth)
+@router.post("/tasks", response=answers({201: TaskOut}, 403, 413), auth=admin_auth)
 def create_task(request: HttpRequest, payload: TaskIn):
     task = services.task_create(
         release_id=ref(payload.release, "release", "RE", required=True),
@@ -67,7 +76,9 @@ def create_task(request: HttpRequest, payload: TaskIn):
     return Status(201, _get(task.kf_id))
 
 
-@router.post("/tasks/status_checks", response=StatusOut, auth=trigger_auth)
+@router.post(
+    "/tasks/status_checks", response=answers({200: StatusOut}, 403, 503), auth=trigger_auth
+)
 def task_status_checks(request: HttpRequest):
     """Compatibility trigger (beat polls anyway): ask every running/publishing task's service."""
     with queue_required():
@@ -75,8 +86,8 @@ def task_status_checks(request: HttpRequest):
     return {"status": "ok", "message": f"{count} task to check"}
 
 
-@router.get("/tasks/{kf_id}", response=TaskOut, url_name="task-detail")
-def get_task(request: HttpRequest, kf_id: str):
+@router.get("/tasks/{kf_id}", response=answers({200: TaskOut}, 404), url_name="task-detail")
+def get_task(request: HttpRequest, kf_id: KfId):
     return _get(kf_id)
 
 
@@ -101,18 +112,27 @@ def _report(request: HttpRequest, kf_id: str, fields: dict) -> Task:
     return task
 
 
-@router.patch("/tasks/{kf_id}", response=TaskOut, auth=task_writer_auth, url_name="task-patch")
-def patch_task(request: HttpRequest, kf_id: str, payload: TaskPatch):
+@router.patch(
+    "/tasks/{kf_id}",
+    response=answers({200: TaskOut}, 403, 404, 413),
+    auth=task_writer_auth,
+    url_name="task-patch",
+)
+def patch_task(request: HttpRequest, kf_id: KfId, payload: TaskPatch):
     """Report state and/or progress. Only legal moves of the task state machine are accepted
     (400 names the from and to states); repeating the current state is a no-op."""
     return _report(request, kf_id, provided(payload))
 
 
-@router.put("/tasks/{kf_id}", response=TaskOut, auth=task_writer_auth)
-def put_task(request: HttpRequest, kf_id: str, payload: TaskPatch):
+@router.put(
+    "/tasks/{kf_id}", response=answers({200: TaskOut}, 403, 404, 413), auth=task_writer_auth
+)
+def put_task(request: HttpRequest, kf_id: KfId, payload: TaskPatch):
     return _report(request, kf_id, provided(payload))
 
 
-@router.delete("/tasks/{kf_id}", response={405: dict})
+# Tasks end with their release: no DELETE (a method the document does not list). OPTIONS too,
+# so its `Allow` names only what the document does.
+@router.api_operation(["DELETE", "OPTIONS"], "/tasks/{kf_id}", include_in_schema=False)
 def delete_task(request: HttpRequest, kf_id: str):
-    raise MethodNotAllowed("DELETE")
+    raise MethodNotAllowed(request.method, allowed=("GET", "PATCH", "PUT"))

@@ -1,4 +1,5 @@
-"""NUL characters in any input of the family, refused up front: PostgreSQL cannot hold them."""
+"""What every operation of the family refuses before parsing: a NUL character in any input
+(PostgreSQL cannot hold one), and a JSON body that is not an object."""
 
 from __future__ import annotations
 
@@ -66,3 +67,24 @@ def null_characters(request: HttpRequest) -> DomainError | None:
     if "\x00" in request.path:
         return InvalidInput(NUL_MESSAGE)
     return _nul_fields(request.GET.lists()) or _body_nul(request)
+
+
+def body_not_object(request: HttpRequest) -> DomainError | None:
+    """A JSON body that is an array, a string, a number… where an object is expected: DRF's
+    400. ninja would read such a body as an object without fields, so a PATCH of `[[]]` was
+    a 200 that changed nothing."""
+    try:
+        raw = request.body.lstrip()
+    except Exception:  # noqa: BLE001 (too big or unreadable: the operation answers that itself)
+        return None
+    # An object, or nothing: the operation's parser decides. Only other JSON is parsed here.
+    if not raw or raw.startswith(b"{"):
+        return None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None  # malformed: the operation's parser answers 400
+    kind = type(data).__name__
+    return FieldErrors(
+        {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]}
+    )
