@@ -34,9 +34,10 @@ from domain.releases.models import (
     TaskState,
 )
 
-# The document says what the server accepts. Patterns and `minItems` below are the document's
-# only (`json_schema_extra`): the family's own checks keep the original's messages, and a NUL,
-# refused before any parsing (api/releases/nul.py), never reaches a schema.
+# The document says what the server accepts. The body patterns, enums and `minItems` below are
+# the document's only (`json_schema_extra`, `WithJsonSchema`): the family's own checks keep the
+# original's messages. A NUL, refused before any parsing (api/releases/screening.py), never
+# reaches a schema.
 NO_NUL = r"^[^\x00]*$"
 _NO_NUL = {"pattern": NO_NUL}
 
