@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, get_type_hints
 
 from django.http import HttpRequest, HttpResponse
 
@@ -45,15 +44,23 @@ def _method_not_allowed(request: HttpRequest, exc: MethodNotAllowed) -> HttpResp
 api.add_exception_handler(MethodNotAllowed, _method_not_allowed)
 
 
+def _body_fields(run: Callable[..., HttpResponse]) -> frozenset[str] | None:
+    """The fields of the operation's body (`payload`), or None when it takes no body. `run` is
+    the bound Operation.run, whose view names its body `payload`."""
+    schema = get_type_hints(run.__self__.view_func).get("payload")
+    return None if schema is None else frozenset(schema.model_fields)
+
+
 def _screen_input(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Every operation of the family, before parsing or auth: NUL in the input is a 400, and so
     is a JSON body other than an object where the operation takes a body (`payload`)."""
-    # `run` is the bound Operation.run; the view it calls names its body `payload`.
-    takes_body = "payload" in inspect.signature(run.__self__.view_func).parameters
+    body_fields = _body_fields(run)
 
     @wraps(run)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        problem = null_characters(request) or (takes_body and body_not_object(request)) or None
+        problem = null_characters(request, body_fields=body_fields)
+        if problem is None and body_fields is not None:
+            problem = body_not_object(request)
         if problem is not None:
             return api.on_exception(request, problem)
         return run(request, *args, **kwargs)

@@ -113,14 +113,12 @@ TaskStateIn = Annotated[
 
 
 class Body(Schema):
-    # The document lists no unknown field; the server ignores one, as the original did.
-    model_config = ConfigDict(json_schema_extra={"additionalProperties": False})
+    """A request body. Any other field is ignored, as the original did (a NUL in it too), and
+    the document allows one."""
 
 
 class ReleaseIn(Body):
-    model_config = ConfigDict(
-        json_schema_extra={"additionalProperties": False, "required": ["name", "studies"]}
-    )
+    model_config = ConfigDict(json_schema_extra={"required": ["name", "studies"]})
 
     name: str = text(min_length=1, max_length=256)
     description: str = text("", max_length=5000)

@@ -39,7 +39,7 @@ def _nul_fields(items: Iterable[tuple[str, Any]]) -> FieldErrors | None:
     return FieldErrors({k.replace("\x00", "") or "non_field_errors": [NUL_MESSAGE] for k in bad})
 
 
-def _body_nul(request: HttpRequest) -> DomainError | None:
+def _body_nul(request: HttpRequest, fields: frozenset[str] | None) -> DomainError | None:
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
     try:
@@ -56,17 +56,21 @@ def _body_nul(request: HttpRequest) -> DomainError | None:
     except (ValueError, RecursionError):
         return None  # malformed or too deeply nested: the operation's parser answers 400
     if isinstance(data, dict):
-        return _nul_fields(data.items())
+        # Only the fields the operation reads: it ignores any other, as DRF did, NUL or not.
+        return _nul_fields((k, v) for k, v in data.items() if fields is None or k in fields)
     return InvalidInput(NUL_MESSAGE) if _has_nul(data) else None
 
 
-def null_characters(request: HttpRequest) -> DomainError | None:
-    """A NUL anywhere in the path, the query or a JSON body, refused as DRF's CharField does.
-    PostgreSQL can neither store nor compare a string holding NUL, so without this one check
-    every filter, path id and text field of the family would answer 500."""
+def null_characters(
+    request: HttpRequest, *, body_fields: frozenset[str] | None = None
+) -> DomainError | None:
+    """A NUL anywhere in the path, the query or a JSON body (in the `body_fields` the operation
+    reads, when it names them), refused as DRF's CharField does. PostgreSQL can neither store
+    nor compare a string holding NUL, so without this one check every filter, path id and text
+    field of the family would answer 500."""
     if "\x00" in request.path:
         return InvalidInput(NUL_MESSAGE)
-    return _nul_fields(request.GET.lists()) or _body_nul(request)
+    return _nul_fields(request.GET.lists()) or _body_nul(request, body_fields)
 
 
 def body_not_object(request: HttpRequest) -> DomainError | None:
