@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 
 from api.common.families import Family, build_family_api, field_messages
 from api.common.tokens import token_router
+from api.releases.auth import CredentialsMissing
 from api.releases.errors import MethodNotAllowed
 from api.releases.screening import body_not_object, null_characters
 from domain.releases.errors import FieldErrors
@@ -42,6 +43,15 @@ def _method_not_allowed(request: HttpRequest, exc: MethodNotAllowed) -> HttpResp
 
 
 api.add_exception_handler(MethodNotAllowed, _method_not_allowed)
+
+
+def _credentials_missing(request: HttpRequest, exc: CredentialsMissing) -> HttpResponse:
+    response = api.create_response(request, {"detail": exc.message}, status=401)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+api.add_exception_handler(CredentialsMissing, _credentials_missing)
 
 
 def _body_fields(run: Callable[..., HttpResponse]) -> frozenset[str] | None:

@@ -14,7 +14,16 @@ from domain.common.tokens import Caller, bearer_authenticate
 
 
 class CredentialsMissing(DomainError):
+    """No Authorization header at all: 401, as RFC 9110 and the OpenAPI fuzzer expect."""
+
+    status_code = 401
+
+
+class CredentialsRefused(DomainError):
     status_code = 403
+
+
+NOT_PROVIDED = "Authentication credentials were not provided."
 
 
 class RoleAuth(HttpBearer):
@@ -27,12 +36,15 @@ class RoleAuth(HttpBearer):
         self.message = message
 
     def __call__(self, request: HttpRequest) -> Caller:
-        # The original (DRF) answers a write without valid credentials with 403 and this text;
-        # the family's own token routes (/_/releases/…) keep the foundation's 401.
+        # The original (DRF) answers a write without valid credentials with 403 and this text.
+        # A request with no credentials at all now gets 401 (same text, and `WWW-Authenticate`);
+        # a bearer token that is unknown, revoked or an invalid JWT keeps the original's 403.
         found = super().__call__(request)
-        if found is None:
-            raise CredentialsMissing("Authentication credentials were not provided.")
-        return found
+        if found is not None:
+            return found
+        if "HTTP_AUTHORIZATION" not in request.META:
+            raise CredentialsMissing(NOT_PROVIDED)
+        raise CredentialsRefused(NOT_PROVIDED)
 
     def authenticate(self, request: HttpRequest, token: str) -> Caller | None:
         found = bearer_authenticate(credential=token)

@@ -56,7 +56,8 @@ _REFUSALS: dict[int, Any] = {
     # A NUL anywhere, a bad filter or window, an invalid body, or a request the current state
     # refuses (a reference to nothing, an illegal transition): the original says 400 to all.
     400: DetailOut | FieldMessages,
-    403: DetailOut,  # no credentials, or a role or study group that may not do this
+    401: DetailOut,  # no Authorization header
+    403: DetailOut,  # credentials refused, or a role or study group that may not do this
     404: DetailOut,
     413: DetailOut,  # a body past DATA_UPLOAD_MAX_MEMORY_SIZE
     503: DetailOut,  # a trigger whose broker is down
@@ -65,5 +66,7 @@ _REFUSALS: dict[int, Any] = {
 
 def answers(ok: dict[int, Any], *refusals: int) -> dict[int, Any]:
     """An operation's documented answers: its success, the 400 every operation can give, and
-    each refusal named (403 with auth, 404 with a path id, 413 with a body…)."""
-    return {**ok, **{code: _REFUSALS[code] for code in (400, *refusals)}}
+    each refusal named (403 with auth, 404 with a path id, 413 with a body…). An operation
+    with auth answers 401 as well."""
+    codes = (400, 401, *refusals) if 403 in refusals else (400, *refusals)
+    return {**ok, **{code: _REFUSALS[code] for code in codes}}

@@ -43,6 +43,7 @@ def studies_read_only(request: HttpRequest):
         200: SyncOut,
         codes_4xx: SyncOut | DetailOut | FieldMessages,
         codes_5xx: SyncOut,
+        401: DetailOut,
         403: DetailOut,
     },
     auth=admin_auth,
