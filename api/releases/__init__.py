@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, get_type_hints
 
 from django.http import HttpRequest, HttpResponse
 
 from api.common.families import Family, build_family_api, field_messages
 from api.common.tokens import token_router
-from api.releases.common import null_characters
+from api.releases.auth import CredentialsMissing
+from api.releases.errors import MethodNotAllowed
+from api.releases.screening import body_not_object, null_characters
 from domain.releases.errors import FieldErrors
 
 FAMILY = Family(
@@ -34,12 +36,41 @@ def _field_errors(request: HttpRequest, exc: FieldErrors) -> HttpResponse:
 api.add_exception_handler(FieldErrors, _field_errors)
 
 
-def _refuse_null_characters(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Every operation of the family, before parsing or auth: NUL in the input is a 400."""
+def _method_not_allowed(request: HttpRequest, exc: MethodNotAllowed) -> HttpResponse:
+    response = api.create_response(request, {"detail": exc.message}, status=405)
+    response["Allow"] = ", ".join(exc.allowed)
+    return response
+
+
+api.add_exception_handler(MethodNotAllowed, _method_not_allowed)
+
+
+def _credentials_missing(request: HttpRequest, exc: CredentialsMissing) -> HttpResponse:
+    response = api.create_response(request, {"detail": exc.message}, status=401)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+api.add_exception_handler(CredentialsMissing, _credentials_missing)
+
+
+def _body_fields(run: Callable[..., HttpResponse]) -> frozenset[str] | None:
+    """The fields of the operation's body (`payload`), or None when it takes no body. `run` is
+    the bound Operation.run, whose view names its body `payload`."""
+    schema = get_type_hints(run.__self__.view_func).get("payload")
+    return None if schema is None else frozenset(schema.model_fields)
+
+
+def _screen_input(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every operation of the family, before parsing or auth: NUL in the input is a 400, and so
+    is a JSON body other than an object where the operation takes a body (`payload`)."""
+    body_fields = _body_fields(run)
 
     @wraps(run)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        problem = null_characters(request)
+        problem = null_characters(request, body_fields=body_fields)
+        if problem is None and body_fields is not None:
+            problem = body_not_object(request)
         if problem is not None:
             return api.on_exception(request, problem)
         return run(request, *args, **kwargs)
@@ -47,7 +78,7 @@ def _refuse_null_characters(run: Callable[..., HttpResponse]) -> Callable[..., H
     return checked
 
 
-api.add_decorator(_refuse_null_characters, mode="view")
+api.add_decorator(_screen_input, mode="view")
 
 
 def _mount() -> None:

@@ -7,9 +7,11 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import admin_auth, event_body, not_null, ref
-from api.releases.schemas import EventIn, EventOut, EventPatch, provided
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth
+from api.releases.errors import answers, not_null
+from api.releases.links import ref
+from api.releases.schemas import EventIn, EventOut, EventPatch, KfId, filter_in, provided
 from domain.common.errors import NotFound
 from domain.releases import records
 from domain.releases.models import Event
@@ -24,14 +26,14 @@ def _get(kf_id: str) -> Event:
     return event
 
 
-@router.get("/events", response=list[EventOut], url_name="event-list")
+@router.get("/events", response=answers({200: list[EventOut]}), url_name="event-list")
 @paginate(ReleasesPagination)
 def list_events(
     request: HttpRequest,
-    release: str | None = None,
-    study: str | None = None,
-    task: str | None = None,
-    task_service: str | None = None,
+    release: str | None = filter_in(),
+    study: str | None = filter_in(),
+    task: str | None = filter_in(),
+    task_service: str | None = filter_in(),
 ):
     qs = Event.objects.order_by("-created_at")
     if release:
@@ -46,10 +48,10 @@ def list_events(
             "kf_id"
         )
         qs = qs.filter(kf_id__in=ids)
-    return Serialized(qs, lambda e: event_body(request, e))
+    return qs
 
 
-@router.post("/events", response={201: EventOut}, auth=admin_auth)
+@router.post("/events", response=answers({201: EventOut}, 403, 413), auth=admin_auth)
 def create_event(request: HttpRequest, payload: EventIn):
     event = records.event_create(
         fields={
@@ -61,27 +63,27 @@ def create_event(request: HttpRequest, payload: EventIn):
             "study_id": ref(payload.study, "study", "SD"),
         }
     )
-    return Status(201, event_body(request, event))
+    return Status(201, event)
 
 
-@router.get("/events/{kf_id}", response=EventOut, url_name="event-detail")
-def get_event(request: HttpRequest, kf_id: str):
-    return event_body(request, _get(kf_id))
+@router.get("/events/{kf_id}", response=answers({200: EventOut}, 404), url_name="event-detail")
+def get_event(request: HttpRequest, kf_id: KfId):
+    return _get(kf_id)
 
 
-@router.patch("/events/{kf_id}", response=EventOut, auth=admin_auth)
-def patch_event(request: HttpRequest, kf_id: str, payload: EventPatch):
+@router.patch("/events/{kf_id}", response=answers({200: EventOut}, 403, 404, 413), auth=admin_auth)
+def patch_event(request: HttpRequest, kf_id: KfId, payload: EventPatch):
     fields = provided(payload)
     not_null(fields, *fields.keys())
-    return event_body(request, records.record_update(model=Event, pk=kf_id, fields=fields))
+    return records.record_update(model=Event, pk=kf_id, fields=fields)
 
 
-@router.put("/events/{kf_id}", response=EventOut, auth=admin_auth)
-def put_event(request: HttpRequest, kf_id: str, payload: EventPatch):
+@router.put("/events/{kf_id}", response=answers({200: EventOut}, 403, 404, 413), auth=admin_auth)
+def put_event(request: HttpRequest, kf_id: KfId, payload: EventPatch):
     return patch_event(request, kf_id, payload)
 
 
-@router.delete("/events/{kf_id}", response={204: None}, auth=admin_auth)
-def delete_event(request: HttpRequest, kf_id: str):
+@router.delete("/events/{kf_id}", response=answers({204: None}, 403, 404), auth=admin_auth)
+def delete_event(request: HttpRequest, kf_id: KfId):
     records.record_delete(model=Event, pk=kf_id)
     return Status(204, None)

@@ -6,9 +6,11 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import SELECT_VALID, admin_auth, not_null, note_body, ref
-from api.releases.schemas import NoteIn, NoteOut, NotePatch, provided
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth
+from api.releases.errors import SELECT_VALID, answers, not_null
+from api.releases.links import ref
+from api.releases.schemas import KfId, NoteIn, NoteOut, NotePatch, filter_in, provided
 from domain.common.errors import NotFound
 from domain.releases import records
 from domain.releases.errors import FieldErrors
@@ -24,13 +26,13 @@ def _get(kf_id: str) -> ReleaseNote:
     return note
 
 
-@router.get("/release-notes", response=list[NoteOut], url_name="note-list")
+@router.get("/release-notes", response=answers({200: list[NoteOut]}), url_name="note-list")
 @paginate(ReleasesPagination)
 def list_notes(
     request: HttpRequest,
-    author: str | None = None,
-    study: str | None = None,
-    release: str | None = None,
+    author: str | None = filter_in(),
+    study: str | None = filter_in(),
+    release: str | None = filter_in(),
 ):
     qs = ReleaseNote.objects.order_by("-created_at")
     errors: dict[str, list[str]] = {}
@@ -46,10 +48,10 @@ def list_notes(
         qs = qs.filter(release_id=release)
     if errors:
         raise FieldErrors(errors)
-    return Serialized(qs, lambda n: note_body(request, n))
+    return qs
 
 
-@router.post("/release-notes", response={201: NoteOut}, auth=admin_auth)
+@router.post("/release-notes", response=answers({201: NoteOut}, 403, 413), auth=admin_auth)
 def create_note(request: HttpRequest, payload: NoteIn):
     note = records.note_create(
         release_id=ref(payload.release, "release", "RE", required=True),
@@ -57,15 +59,15 @@ def create_note(request: HttpRequest, payload: NoteIn):
         description=payload.description,
         author=payload.author,
     )
-    return Status(201, note_body(request, note))
+    return Status(201, note)
 
 
-@router.get("/release-notes/{kf_id}", response=NoteOut, url_name="note-detail")
-def get_note(request: HttpRequest, kf_id: str):
-    return note_body(request, _get(kf_id))
+@router.get("/release-notes/{kf_id}", response=answers({200: NoteOut}, 404), url_name="note-detail")
+def get_note(request: HttpRequest, kf_id: KfId):
+    return _get(kf_id)
 
 
-def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> ReleaseNote:
     _get(kf_id)
     not_null(fields, "description", "author", "release")
     changes = {k: v for k, v in fields.items() if k in ("description", "author")}
@@ -73,20 +75,24 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
         changes["release_id"] = ref(fields["release"], "release", "RE", required=True)
     if "study" in fields:
         changes["study_id"] = ref(fields["study"], "study", "SD")
-    return note_body(request, records.note_update(note_id=kf_id, fields=changes))
+    return records.note_update(note_id=kf_id, fields=changes)
 
 
-@router.patch("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)
-def patch_note(request: HttpRequest, kf_id: str, payload: NotePatch):
+@router.patch(
+    "/release-notes/{kf_id}", response=answers({200: NoteOut}, 403, 404, 413), auth=admin_auth
+)
+def patch_note(request: HttpRequest, kf_id: KfId, payload: NotePatch):
     return _update(request, kf_id, provided(payload))
 
 
-@router.put("/release-notes/{kf_id}", response=NoteOut, auth=admin_auth)
-def put_note(request: HttpRequest, kf_id: str, payload: NoteIn):
+@router.put(
+    "/release-notes/{kf_id}", response=answers({200: NoteOut}, 403, 404, 413), auth=admin_auth
+)
+def put_note(request: HttpRequest, kf_id: KfId, payload: NoteIn):
     return _update(request, kf_id, payload.model_dump())
 
 
-@router.delete("/release-notes/{kf_id}", response={204: None}, auth=admin_auth)
-def delete_note(request: HttpRequest, kf_id: str):
+@router.delete("/release-notes/{kf_id}", response=answers({204: None}, 403, 404), auth=admin_auth)
+def delete_note(request: HttpRequest, kf_id: KfId):
     records.record_delete(model=ReleaseNote, pk=kf_id)
     return Status(204, None)

@@ -7,14 +7,10 @@ from ninja import Router, Status
 from ninja.pagination import paginate
 from ninja.responses import codes_4xx, codes_5xx
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import (
-    MethodNotAllowed,
-    admin_auth,
-    release_body,
-    study_body,
-)
-from api.releases.schemas import ReleaseOut, StudyOut, SyncOut
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth
+from api.releases.errors import DetailOut, FieldMessages, MethodNotAllowed, answers
+from api.releases.schemas import KfId, ReleaseOut, StudyOut, SyncOut, path_id
 from domain.common.errors import NotFound
 from domain.releases import conf, selectors, studies
 from domain.releases.models import Study
@@ -23,20 +19,33 @@ from orchestrator.clients.dataservice import DataserviceError, fetch_studies
 router = Router(tags=["studies"])
 
 
-@router.get("/studies", response=list[StudyOut], url_name="study-list")
+@router.get("/studies", response=answers({200: list[StudyOut]}), url_name="study-list")
 @paginate(ReleasesPagination)
 def list_studies(request: HttpRequest):
-    return Serialized(selectors.studies(), lambda s: study_body(request, s))
+    return selectors.studies()
 
 
-@router.api_operation(["POST", "PUT", "PATCH", "DELETE"], "/studies", response={405: dict})
+# Studies are mirrored, never written here: methods the document does not list. OPTIONS too,
+# so its `Allow` names only what the document does.
+READ_ONLY = ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@router.api_operation(READ_ONLY, "/studies", include_in_schema=False)
 def studies_read_only(request: HttpRequest):
-    raise MethodNotAllowed(request.method)
+    raise MethodNotAllowed(request.method, allowed=("GET",))
 
 
 @router.post(
     "/studies/sync",
-    response={200: SyncOut, codes_4xx: SyncOut, codes_5xx: SyncOut},
+    # The dataservice's own error status is passed on with a SyncOut body; the family's
+    # refusals (a NUL in the query, no admin) keep theirs.
+    response={
+        200: SyncOut,
+        codes_4xx: SyncOut | DetailOut | FieldMessages,
+        codes_5xx: SyncOut,
+        401: DetailOut,
+        403: DetailOut,
+    },
     auth=admin_auth,
 )
 def sync_studies(request: HttpRequest):
@@ -57,23 +66,23 @@ def sync_studies(request: HttpRequest):
     return Status(200, {"status": "ok", "message": "Synchronized with dataservice", **counts})
 
 
-@router.get("/studies/{kf_id}", response=StudyOut, url_name="study-detail")
-def get_study(request: HttpRequest, kf_id: str):
+@router.get("/studies/{kf_id}", response=answers({200: StudyOut}, 404), url_name="study-detail")
+def get_study(request: HttpRequest, kf_id: KfId):
     study = selectors.studies().filter(pk=kf_id).first()
     if study is None:
         raise NotFound("Not found.")
-    return study_body(request, study)
+    return study
 
 
-@router.api_operation(["POST", "PUT", "PATCH", "DELETE"], "/studies/{kf_id}", response={405: dict})
+@router.api_operation(READ_ONLY, "/studies/{kf_id}", include_in_schema=False)
 def study_read_only(request: HttpRequest, kf_id: str):
-    raise MethodNotAllowed(request.method)
+    raise MethodNotAllowed(request.method, allowed=("GET",))
 
 
-@router.get("/studies/{kf_id}/releases", response=list[ReleaseOut])
+@router.get("/studies/{kf_id}/releases", response=answers({200: list[ReleaseOut]}, 404))
 @paginate(ReleasesPagination)
-def study_releases(request: HttpRequest, kf_id: str):
+def study_releases(request: HttpRequest, kf_id: str = path_id()):
     if not Study.objects.filter(pk=kf_id).exists():
         raise NotFound("Not found.")
     qs = selectors.releases().filter(studies__kf_id=kf_id)
-    return Serialized(qs, lambda r: release_body(request, r))
+    return qs

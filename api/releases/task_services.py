@@ -6,15 +6,18 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import developer_auth, not_null, service_body, trigger_auth
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import developer_auth, trigger_auth
+from api.releases.errors import answers, not_null
 from api.releases.queue import queue_required
 from api.releases.schemas import (
+    KfId,
     StatusOut,
     TaskServiceCreatedOut,
     TaskServiceIn,
     TaskServiceOut,
     TaskServicePatch,
+    choice_in,
     provided,
 )
 from domain.common.errors import NotFound
@@ -41,18 +44,27 @@ def _check_url(url: str) -> None:
         raise field_error("url", problem)
 
 
-@router.get("/task-services", response=list[TaskServiceOut], url_name="task-service-list")
+@router.get(
+    "/task-services", response=answers({200: list[TaskServiceOut]}), url_name="task-service-list"
+)
 @paginate(ReleasesPagination)
-def list_services(request: HttpRequest, enabled: str | None = None):
+def list_services(
+    request: HttpRequest,
+    enabled: str | None = choice_in(["true", "false", "True", "False"]),
+):
     qs = TaskService.objects.order_by("-created_at")
     if enabled:
         if enabled.lower() not in _BOOLS:
             raise field_error("enabled", "Enter a valid boolean: True or False.")
         qs = qs.filter(enabled=_BOOLS[enabled.lower()])
-    return Serialized(qs, lambda s: service_body(request, s))
+    return qs
 
 
-@router.post("/task-services", response={201: TaskServiceCreatedOut}, auth=developer_auth)
+@router.post(
+    "/task-services",
+    response=answers({201: TaskServiceCreatedOut}, 403, 413),
+    auth=developer_auth,
+)
 def create_service(request: HttpRequest, payload: TaskServiceIn):
     """Register a service. The answer carries `inbound_token` (shown once): the bearer token the
     service uses to PATCH its own tasks. `outbound_token`, if given, is sent on every call to the
@@ -61,10 +73,14 @@ def create_service(request: HttpRequest, payload: TaskServiceIn):
     service, issued = task_services.task_service_create(
         **payload.model_dump(), registered_by=task_services.caller_key(caller=request.auth)
     )
-    return Status(201, {**service_body(request, service), "inbound_token": issued.plaintext})
+    # The plaintext exists only in this answer (only its hash is stored).
+    service.inbound_token = issued.plaintext
+    return Status(201, service)
 
 
-@router.post("/task-services/health_checks", response=StatusOut, auth=trigger_auth)
+@router.post(
+    "/task-services/health_checks", response=answers({200: StatusOut}, 403, 503), auth=trigger_auth
+)
 def health_checks(request: HttpRequest):
     """Compatibility trigger (beat runs health checks anyway)."""
     with queue_required():
@@ -72,9 +88,13 @@ def health_checks(request: HttpRequest):
     return {"status": "ok"}
 
 
-@router.get("/task-services/{kf_id}", response=TaskServiceOut, url_name="task-service-detail")
-def get_service(request: HttpRequest, kf_id: str):
-    return service_body(request, _get(kf_id))
+@router.get(
+    "/task-services/{kf_id}",
+    response=answers({200: TaskServiceOut}, 404),
+    url_name="task-service-detail",
+)
+def get_service(request: HttpRequest, kf_id: KfId):
+    return _get(kf_id)
 
 
 def _editable(request: HttpRequest, kf_id: str) -> TaskService:
@@ -84,7 +104,7 @@ def _editable(request: HttpRequest, kf_id: str) -> TaskService:
     return service
 
 
-def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _update(request: HttpRequest, kf_id: str, fields: dict) -> TaskService:
     # Authorized before the new url is contacted: a stranger's PATCH sends no traffic.
     service = _editable(request, kf_id)
     not_null(fields, *(k for k in fields if k != "outbound_token"))
@@ -95,24 +115,34 @@ def _update(request: HttpRequest, kf_id: str, fields: dict) -> dict:
     updated = task_services.task_service_update(
         service_id=kf_id, caller=request.auth, changes=fields
     )
-    return service_body(request, updated)
+    return updated
 
 
-@router.patch("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
-def patch_service(request: HttpRequest, kf_id: str, payload: TaskServicePatch):
+@router.patch(
+    "/task-services/{kf_id}",
+    response=answers({200: TaskServiceOut}, 403, 404, 413),
+    auth=developer_auth,
+)
+def patch_service(request: HttpRequest, kf_id: KfId, payload: TaskServicePatch):
     """A dev may change only services it registered; admins any. A new `url` drops the stored
     `outbound_token` unless the same request sends one."""
     return _update(request, kf_id, provided(payload))
 
 
-@router.put("/task-services/{kf_id}", response=TaskServiceOut, auth=developer_auth)
-def put_service(request: HttpRequest, kf_id: str, payload: TaskServiceIn):
+@router.put(
+    "/task-services/{kf_id}",
+    response=answers({200: TaskServiceOut}, 403, 404, 413),
+    auth=developer_auth,
+)
+def put_service(request: HttpRequest, kf_id: KfId, payload: TaskServiceIn):
     """As PATCH, with every required field."""
     return _update(request, kf_id, payload.model_dump(exclude_unset=True))
 
 
-@router.delete("/task-services/{kf_id}", response={204: None}, auth=developer_auth)
-def delete_service(request: HttpRequest, kf_id: str):
+@router.delete(
+    "/task-services/{kf_id}", response=answers({204: None}, 403, 404), auth=developer_auth
+)
+def delete_service(request: HttpRequest, kf_id: KfId):
     """Really deletes (its tasks cascade) and revokes the service's inbound tokens. 400 while any
     of its tasks is in a release that has not ended. A dev may delete only its own services."""
     task_services.task_service_delete(service_id=kf_id, caller=request.auth)

@@ -6,18 +6,21 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.pagination import paginate
 
-from api.common.pagination import ReleasesPagination, Serialized
-from api.releases.common import (
-    SELECT_VALID,
-    MethodNotAllowed,
-    admin_auth,
-    ref,
-    task_body,
-    task_writer_auth,
-    trigger_auth,
-)
+from api.common.pagination import ReleasesPagination
+from api.releases.auth import admin_auth, task_writer_auth, trigger_auth
+from api.releases.errors import SELECT_VALID, MethodNotAllowed, answers
+from api.releases.links import ref
 from api.releases.queue import queue_required
-from api.releases.schemas import StatusOut, TaskIn, TaskOut, TaskPatch, provided
+from api.releases.schemas import (
+    KfId,
+    StatusOut,
+    TaskIn,
+    TaskOut,
+    TaskPatch,
+    choice_in,
+    filter_in,
+    provided,
+)
 from domain.common.errors import NotFound
 from domain.common.models import Role
 from domain.common.tokens import Caller
@@ -35,13 +38,13 @@ def _get(kf_id: str) -> Task:
     return task
 
 
-@router.get("/tasks", response=list[TaskOut], url_name="task-list")
+@router.get("/tasks", response=answers({200: list[TaskOut]}), url_name="task-list")
 @paginate(ReleasesPagination)
 def list_tasks(
     request: HttpRequest,
-    release: str | None = None,
-    task_service: str | None = None,
-    state: str | None = None,
+    release: str | None = filter_in(),
+    task_service: str | None = filter_in(),
+    state: str | None = choice_in(TaskState.values),
 ):
     qs = selectors.tasks()
     errors: dict[str, list[str]] = {}
@@ -59,10 +62,10 @@ def list_tasks(
         qs = qs.filter(state=state)
     if errors:
         raise FieldErrors(errors)
-    return Serialized(qs, lambda t: task_body(request, t))
+    return qs
 
 
-@router.post("/tasks", response={201: TaskOut}, auth=admin_auth)
+@router.post("/tasks", response=answers({201: TaskOut}, 403, 413), auth=admin_auth)
 def create_task(request: HttpRequest, payload: TaskIn):
     task = services.task_create(
         release_id=ref(payload.release, "release", "RE", required=True),
@@ -70,10 +73,12 @@ def create_task(request: HttpRequest, payload: TaskIn):
         state=payload.state,
         progress=payload.progress if payload.progress is not None else 0,
     )
-    return Status(201, task_body(request, _get(task.kf_id)))
+    return Status(201, _get(task.kf_id))
 
 
-@router.post("/tasks/status_checks", response=StatusOut, auth=trigger_auth)
+@router.post(
+    "/tasks/status_checks", response=answers({200: StatusOut}, 403, 503), auth=trigger_auth
+)
 def task_status_checks(request: HttpRequest):
     """Compatibility trigger (beat polls anyway): ask every running/publishing task's service."""
     with queue_required():
@@ -81,9 +86,9 @@ def task_status_checks(request: HttpRequest):
     return {"status": "ok", "message": f"{count} task to check"}
 
 
-@router.get("/tasks/{kf_id}", response=TaskOut, url_name="task-detail")
-def get_task(request: HttpRequest, kf_id: str):
-    return task_body(request, _get(kf_id))
+@router.get("/tasks/{kf_id}", response=answers({200: TaskOut}, 404), url_name="task-detail")
+def get_task(request: HttpRequest, kf_id: KfId):
+    return _get(kf_id)
 
 
 def _reporter(token: Caller) -> str | None:
@@ -92,7 +97,7 @@ def _reporter(token: Caller) -> str | None:
     return token.subject if token.role == Role.SERVICE else None
 
 
-def _report(request: HttpRequest, kf_id: str, fields: dict) -> dict:
+def _report(request: HttpRequest, kf_id: str, fields: dict) -> Task:
     unknown = set(fields) - {"state", "progress"}
     if unknown:
         raise FieldErrors({k: ["This field is read-only."] for k in sorted(unknown)})
@@ -104,21 +109,30 @@ def _report(request: HttpRequest, kf_id: str, fields: dict) -> dict:
         progress=fields.get("progress"),
         reporter=_reporter(request.auth),
     )
-    return task_body(request, task)
+    return task
 
 
-@router.patch("/tasks/{kf_id}", response=TaskOut, auth=task_writer_auth, url_name="task-patch")
-def patch_task(request: HttpRequest, kf_id: str, payload: TaskPatch):
+@router.patch(
+    "/tasks/{kf_id}",
+    response=answers({200: TaskOut}, 403, 404, 413),
+    auth=task_writer_auth,
+    url_name="task-patch",
+)
+def patch_task(request: HttpRequest, kf_id: KfId, payload: TaskPatch):
     """Report state and/or progress. Only legal moves of the task state machine are accepted
     (400 names the from and to states); repeating the current state is a no-op."""
     return _report(request, kf_id, provided(payload))
 
 
-@router.put("/tasks/{kf_id}", response=TaskOut, auth=task_writer_auth)
-def put_task(request: HttpRequest, kf_id: str, payload: TaskPatch):
+@router.put(
+    "/tasks/{kf_id}", response=answers({200: TaskOut}, 403, 404, 413), auth=task_writer_auth
+)
+def put_task(request: HttpRequest, kf_id: KfId, payload: TaskPatch):
     return _report(request, kf_id, provided(payload))
 
 
-@router.delete("/tasks/{kf_id}", response={405: dict})
+# Tasks end with their release: no DELETE (a method the document does not list). OPTIONS too,
+# so its `Allow` names only what the document does.
+@router.api_operation(["DELETE", "OPTIONS"], "/tasks/{kf_id}", include_in_schema=False)
 def delete_task(request: HttpRequest, kf_id: str):
-    raise MethodNotAllowed("DELETE")
+    raise MethodNotAllowed(request.method, allowed=("GET", "PATCH", "PUT"))

@@ -17,7 +17,9 @@ import pytest
 import requests
 
 from domain.common.tokens import token_create
+from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
 from tests.support.processes import BIN, start_web
+from tests.support.task_service import TaskServiceStandIn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,15 +33,21 @@ REQUEST_TIMEOUT = "10"
 
 
 @pytest.fixture(scope="module")
+def task_service():
+    """A real task service on 127.0.0.1, for registrations the fuzzer sends its way."""
+    host = TaskServiceStandIn(mode="manual", name="fuzzed")
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
 def web(subprocess_env, log_dir):
     proc = start_web(subprocess_env, log_dir, workers=2)
     yield proc.info["url"]
     proc.stop()
 
 
-def fuzz(
-    url: str, family: str, config: str, headers: dict[str, str], report_dir: Path
-) -> subprocess.CompletedProcess:
+def fuzz(url: str, family: str, config: str, report_dir: Path) -> subprocess.CompletedProcess:
     (report_dir / "schemathesis.toml").write_text(config)
     argv = [
         str(BIN / "schemathesis"),
@@ -61,8 +69,6 @@ def fuzz(
         "1",
         "--no-color",
     ]
-    for name, value in headers.items():
-        argv += ["--header", f"{name}: {value}"]
     return subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=report_dir)
 
 
@@ -98,12 +104,96 @@ def _register(url: str, username: str) -> requests.Session:
     return manager
 
 
+def releases_rows(service_url: str) -> dict[str, list[str]]:
+    """What a real coordinator holds: studies, a registered service, releases in each state the
+    routes care about, with their tasks, notes and events. The fuzzer names these (half the
+    time) wherever the document takes a reference, so it reaches the domain, not only the
+    "does not exist" of a reference to nothing."""
+    studies = [Study.objects.create(kf_id=f"SD_0000000{i}", name=f"Study {i}") for i in (1, 2)]
+    service = TaskService.objects.create(name="fuzzed", url=service_url, author="fuzzer")
+    rows: dict[str, list[str]] = {"studies": [s.kf_id for s in studies], "releases": []}
+    rows.update(tasks=[], notes=[], events=[], services=[service.kf_id])
+    for state in ("pending", "running", "staged", "published"):
+        release = Release.objects.create(name=f"R {state}", state=state)
+        release.studies.set(studies)
+        task = Task.objects.create(release=release, task_service=service, state="running")
+        note = ReleaseNote.objects.create(release=release, study=studies[0], description="n")
+        event = Event.objects.create(release=release, task=task, message="m")
+        for key, row in (("releases", release), ("tasks", task), ("notes", note)):
+            rows[key].append(row.kf_id)
+        rows["events"].append(event.kf_id)
+    return rows
+
+
+def releases_config(service_url: str) -> list[str]:
+    rows = releases_rows(service_url)
+    lines = [f"[dictionaries.{name}]\nvalues = {_toml(values)}\n" for name, values in rows.items()]
+    lines.append("[dictionaries.urls]\nvalues = " + _toml([service_url]) + "\n")
+    lines.append("[parameters]")
+    for key, name in RELEASES_REFERENCES.items():
+        # A filter that names nothing is a 400 on some lists: query filters always name rows.
+        chance = 1.0 if key.startswith("query.") else 0.5
+        lines.append(f'"{key}" = {{ dictionary = "{name}", probability = {chance} }}')
+    lines.append("")
+    for collection, name in RELEASES_COLLECTIONS.items():
+        lines += [
+            "[[operations]]",
+            f'include-path-regex = "^/{collection}/"',
+            f'parameters = {{ "path.kf_id" = {{ dictionary = "{name}", probability = 0.5 }} }}',
+            "",
+        ]
+    return lines
+
+
+# Where the releases document takes a reference, and the rows it names.
+RELEASES_REFERENCES = {
+    "query.release": "releases",
+    "query.task": "tasks",
+    "query.task_service": "services",
+    "query.study": "studies",
+    "body.release": "releases",
+    "body.task": "tasks",
+    "body.task_service": "services",
+    "body.study": "studies",
+    "body.studies[*]": "studies",
+    "body.url": "urls",
+}
+RELEASES_COLLECTIONS = {
+    "releases": "releases",
+    "tasks": "tasks",
+    "task-services": "services",
+    "release-notes": "notes",
+    "events": "events",
+    "studies": "studies",
+}
+
+
 # Operations that answer 400 to a well-formed request the state refuses (a reference to nothing,
 # a duplicate, a time already past) where REST would say 404 or 409: the wire format is the
 # original's or shared by every family, and each document's 400 says so. For these alone,
 # "schema-valid request rejected" also takes 400; every other check and operation is as is.
 STATE_REFUSALS = {
     "*": [("POST", "/_/{family}/tokens")],  # expires_at in the past
+    # The original answers 400 where a reference names nothing or the state refuses the change
+    # (an illegal task or release transition, a service with live tasks, a URL that does not
+    # answer the registration check).
+    "releases": [
+        ("POST", "/releases"),
+        ("PUT", "/releases/{kf_id}"),
+        ("PATCH", "/releases/{kf_id}"),
+        ("POST", "/releases/{kf_id}/publish"),
+        ("POST", "/tasks"),
+        ("PUT", "/tasks/{kf_id}"),
+        ("PATCH", "/tasks/{kf_id}"),
+        ("POST", "/task-services"),
+        ("PUT", "/task-services/{kf_id}"),
+        ("PATCH", "/task-services/{kf_id}"),
+        ("DELETE", "/task-services/{kf_id}"),
+        ("POST", "/release-notes"),
+        ("PUT", "/release-notes/{kf_id}"),
+        ("PATCH", "/release-notes/{kf_id}"),
+        ("POST", "/events"),
+    ],
     "tracker": [
         ("POST", "/project/create"),  # duplicate name, chain to a missing project
         ("POST", "/project/update/{pid}"),  # the same
@@ -124,11 +214,15 @@ def _toml(value: object) -> str:
     return json.dumps(value)
 
 
-def config_for(family: str, url: str, admin: str) -> str:
+def config_for(family: str, url: str, service_url: str) -> str:
     """schemathesis.toml for one family. Credentials go by the document's own security
     schemes, so schemathesis also checks that each operation refuses a request without them."""
-    schemes = {"TokenAuth": ("bearer", admin)}
+    schemes = {"TokenAuth": ("bearer", token_create(role="admin", name="Fuzzer").plaintext)}
     lines: list[str] = []
+    if family == "releases":
+        # The family's own routes check roles with RoleAuth; its token routes with TokenAuth.
+        schemes["RoleAuth"] = schemes["TokenAuth"]
+        lines += releases_config(service_url)
     if family == "tracker":
         actors = tracker_actors(url)
         schemes.update({name: ("api_key", actors[name]) for name in TRACKER_SCHEMES})
@@ -169,11 +263,7 @@ TRACKER_SCHEMES = ("WorkerId", "WorkerSecret", "ManagerSession")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_every_operation_answers_as_its_document_says(family, web, tmp_path):
-    admin = token_create(role="admin", name="Fuzzer").plaintext
-    # The tracker's document names a scheme for every credential it takes; the other families
-    # also get the token on every request, as some of their operations do not declare it yet.
-    headers = {} if family == "tracker" else {"Authorization": f"Bearer {admin}"}
-    done = fuzz(web, family, config_for(family, web, admin), headers, tmp_path)
+def test_every_operation_answers_as_its_document_says(family, web, task_service, tmp_path):
+    done = fuzz(web, family, config_for(family, web, task_service.url), tmp_path)
     summary = done.stdout[-12000:] + done.stderr[-3000:]
     assert done.returncode == 0, summary

@@ -33,7 +33,7 @@ def test_events_crud_filters_and_validation(admin, user, anon, running_task, rel
         assert admin.post("/events", bad).status_code == 400, bad
     assert admin.patch(f"/events/{event['kf_id']}", {"event_type": "fatal"}).status_code == 400
     assert admin.patch(f"/events/{event['kf_id']}", {"message": "m"}).json()["message"] == "m"
-    assert anon.post("/events", {"message": "x"}).status_code == 403
+    assert anon.post("/events", {"message": "x"}).status_code == 401
     assert user.delete(f"/events/{event['kf_id']}").status_code == 403
     assert admin.delete(f"/events/{event['kf_id']}").status_code == 204
     assert admin.get(f"/events/{event['kf_id']}").status_code == 404

@@ -193,12 +193,15 @@ def test_publish_needs_a_staged_release(admin, studies):
 
 
 def test_write_permissions(anon, user, dev, admin, studies):
-    # Anonymous writes: 403 with DRF's text.
+    # Anonymous writes: DRF's text; 401 with `WWW-Authenticate` without an Authorization header
+    # (the original said 403), 403 with a token that is no credential.
     resp = _create(anon)
-    assert resp.status_code == 403
+    assert resp.status_code == 401 and resp["WWW-Authenticate"] == "Bearer"
     assert resp.json() == {"detail": "Authentication credentials were not provided."}
     body = {"name": "R", "studies": ["SD_00000001"]}
-    assert anon.post("/releases", body, token="rg_not-a-token").status_code == 403
+    resp = anon.post("/releases", body, token="rg_not-a-token")
+    assert resp.status_code == 403
+    assert resp.json() == {"detail": "Authentication credentials were not provided."}
     # A user may release studies of their own groups only.
     assert _create(user).status_code == 201
     resp = _create(user, studies=["SD_00000002"])
@@ -225,7 +228,7 @@ def test_publish_permissions_follow_study_groups(user, admin, studies):
 
 
 def test_status_checks_trigger_needs_admin_or_service(anon, user, admin, studies):
-    assert anon.post("/releases/status_checks").status_code == 403
+    assert anon.post("/releases/status_checks").status_code == 401
     assert user.post("/releases/status_checks").status_code == 403
     resp = admin.post("/releases/status_checks")
     assert resp.status_code == 200

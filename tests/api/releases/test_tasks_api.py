@@ -167,14 +167,14 @@ def test_bad_task_patches_get_400_and_change_nothing(admin, running_task, body):
 
 
 def test_task_writes_need_admin(anon, user, running_task, release, service):
-    assert anon.patch(f"/tasks/{running_task.kf_id}", {"progress": 5}).status_code == 403
+    assert anon.patch(f"/tasks/{running_task.kf_id}", {"progress": 5}).status_code == 401
     resp = user.patch(f"/tasks/{running_task.kf_id}", {"progress": 5})
     assert resp.status_code == 403 and resp.json() == {"detail": "Must be an admin"}
     assert (
         user.post("/tasks", {"release": release.kf_id, "task_service": service.kf_id}).status_code
         == 403
     )
-    assert anon.post("/tasks/status_checks").status_code == 403
+    assert anon.post("/tasks/status_checks").status_code == 401
 
 
 def test_create_task_accepts_urls_or_ids_and_rejects_bad_refs(admin, release, service):
