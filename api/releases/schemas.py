@@ -72,10 +72,11 @@ def filter_in() -> Any:
 
 def choice_in(values: list[str]) -> Any:
     """An optional query filter the view checks itself against `values`, with the original's
-    message: the document lists them."""
+    message: the document lists them, and the empty value, which filters nothing (as the
+    original's filter read `?state=`)."""
     param = Query(None)
     # ninja's Query() sets json_schema_extra itself; the enum is added to it afterwards.
-    param.json_schema_extra = {**(param.json_schema_extra or {}), "enum": list(values)}
+    param.json_schema_extra = {**(param.json_schema_extra or {}), "enum": ["", *values]}
     return param
 
 
