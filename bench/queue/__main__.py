@@ -4,6 +4,11 @@
    with several processes on PostgreSQL, after ANALYZE. Floor: the same SQL by 16 psycopg2 clients.
 2. Bulk: 100,000 tasks in one /task/bulk_submit against a direct COPY of the same rows.
 
+Each phase prints its CPU-seconds per process group (bench/cpu.py: web = gunicorn master and
+workers, PostgreSQL = every `postgres` process, Redis, the client processes, the bench itself)
+and the drain its CPU per task. Ratios divide by the floor measured in the same run; the original
+Go server sits at about 0.26 x the drain floor with this client (issue 11).
+
 Environment: BENCH_DATABASE_URL (a scratch database, dropped and recreated), REDIS_URL,
 BENCH_WEB_WORKERS (4), BENCH_CLIENTS (16), BENCH_TASKS (20000), BENCH_BULK_TASKS (100000).
 """
