@@ -10,6 +10,12 @@ Measured, each as p50/p95 and as a ratio to the floor (a no-op Celery round trip
      API during the burst would itself load the web server);
   4. poll mode: the service turns `staged` in its own store → release `staged` via the API.
 
+Each measured phase also prints its CPU-seconds per process group (bench/cpu.py: web, the two
+Celery workers, beat, the stand-ins, PostgreSQL, Redis, other bench children, the bench itself)
+and the publish burst its CPU per operation (web ms per task report, outbound ms per call). The
+stand-ins run in processes of their own (bench/releases/standins.py) and report each action,
+PATCH and state change as an event on a queue, so the harness itself costs little and is printed.
+
 Everything runs for real: gunicorn, Celery workers (a prefork worker on `default` -c 2 and one
 on `outbound` -c 4), beat, PostgreSQL and Redis. Defaults use their own database and Redis db:
 BENCH_DATABASE_URL (postgres://postgres:postgres@127.0.0.1:5432/regatta_bench_releases) and
@@ -102,11 +108,12 @@ def main() -> None:  # noqa: C901 — one linear script reads best here
     import redis
     import requests
 
+    from bench.cpu import Meter
+    from bench.releases.standins import Fleet, Remote
     from domain.common.tokens import token_create
     from domain.releases.models import Release, Study
     from orchestrator.tasks.common import ping
-    from tests.support.processes import BIN, _spawn, child_env, start_web, start_worker, wait_until
-    from tests.support.task_service import TaskServiceStandIn
+    from tests.support.processes import BIN, _spawn, child_env, start_web, start_worker
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     logs = Path(tempfile.mkdtemp(prefix="bench-releases-"))
@@ -141,43 +148,53 @@ def main() -> None:  # noqa: C901 — one linear script reads best here
         return proc
 
     beat = start_beat("bench-beat")
+    fleet = Fleet()
+    meter = Meter(
+        {
+            "web": lambda: [procs[0].popen.pid],
+            "celery default": lambda: [procs[1].popen.pid],
+            "celery outbound": lambda: [procs[2].popen.pid],
+            "beat": lambda: [p.popen.pid for p in procs[3:] if p.alive()],
+            "stand-ins": fleet.pids,
+        }
+    )
     web = procs[0].info["url"]
     admin = token_create(role="admin", name="bench").plaintext
     auth = {"Authorization": f"Bearer {admin}"}
     session = requests.Session()
     Study.objects.create(kf_id="SD_BENCH000", name="bench")
-    standins: list[TaskServiceStandIn] = []
     print(
         f"bench.releases: {N_RELEASES} releases x {N_SERVICES} services; web {WEB_WORKERS} "
         f"gunicorn workers, worker default prefork -c 2, outbound {OUTBOUND_POOL} -c "
         f"{OUTBOUND_THREADS if OUTBOUND_POOL == 'threads' else OUTBOUND_PROCS}; "
-        f"logs in {logs}"
+        f"stand-ins: one process each; logs in {logs}"
     )
+
+    def cpu(name: str) -> None:
+        print(f"    {Meter.format(meter.phases[name])}")
+
     try:
         # --- floor ----------------------------------------------------------------------------
         for _ in range(5):
             ping.delay().get(timeout=30)
         floor = []
+        meter.start()
         for _ in range(50):
             t = time.perf_counter()
             ping.delay().get(timeout=30)
             floor.append(time.perf_counter() - t)
+        meter.phase("floor")
         report = Report(floor)
+        cpu("floor")
 
-        def register(svc: TaskServiceStandIn) -> str:
+        def register(svc: Remote) -> str:
             body = {"name": svc.name, "author": "bench", "url": svc.url}
             resp = session.post(f"{web}/task-services", json=body, headers=auth, timeout=30)
             resp.raise_for_status()
-            svc.coordinator_url, svc.token = web, resp.json()["inbound_token"]
+            svc.configure(web, resp.json()["inbound_token"])
             return resp.json()["kf_id"]
 
-        push = [
-            TaskServiceStandIn(
-                mode="manual", name=f"push {i}", push_actions={"publish"}, patch_timeout=600
-            )
-            for i in range(N_SERVICES)
-        ]
-        standins += push
+        push = [fleet.spawn("manual", f"push {i}", push=True) for i in range(N_SERVICES)]
         push_ids = [register(s) for s in push]
 
         def create(i: int) -> tuple[str, float]:
@@ -191,47 +208,39 @@ def main() -> None:  # noqa: C901 — one linear script reads best here
             resp.raise_for_status()
             return resp.json()["kf_id"], t
 
-        def starts() -> dict[str, list[float]]:
-            by_release: dict[str, list[float]] = {}
-            for svc in push:
-                for call in svc.actions("start"):
-                    by_release.setdefault(call.body["release_id"], []).append(call.at)
-            return by_release
-
         # --- 1. POST → every task started, 50 releases together -----------------------------
+        meter.start()
         with ThreadPoolExecutor(max_workers=N_RELEASES) as pool:
             created = list(pool.map(create, range(N_RELEASES)))
-        wait_until(
-            lambda: sum(len(v) for v in starts().values()) >= N_RELEASES * N_SERVICES,
+        fleet.wait(
+            lambda: fleet.action_count["start"] >= N_RELEASES * N_SERVICES,
             timeout=600,
-            interval=0.2,
             message="every task started",
         )
-        started = starts()
+        meter.phase("create")
         report.line(
             "POST -> every task started (burst)",
-            [max(started[kf]) - t0 for kf, t0 in created],
+            [max(at for _, _, at in fleet.actions[("start", kf)]) - t0 for kf, t0 in created],
         )
+        cpu("create")
 
         # --- 2. last staged report → staged via the API -------------------------------------
-        tasks_of: dict[str, list[tuple[TaskServiceStandIn, str]]] = {}
-        for svc in push:
-            for call in svc.actions("start"):
-                tasks_of.setdefault(call.body["release_id"], []).append((svc, call.body["task_id"]))
+        tasks_of = {
+            kf: [(push[i], tid) for i, tid, _ in fleet.actions[("start", kf)]] for kf, _ in created
+        }
         # Wait until every start is acknowledged so reports are never early.
-        wait_until(
-            lambda: not Release.objects.filter(tasks__pending_action="start").exists(),
-            timeout=120,
-            message="starts acknowledged",
-        )
+        deadline = time.time() + 120
+        while Release.objects.filter(tasks__pending_action="start").exists():
+            assert time.time() < deadline, "starts not acknowledged"
+            time.sleep(0.1)
 
         def stage(kf_id: str) -> float:
             pairs = tasks_of[kf_id]
             for svc, tid in pairs[:-1]:
-                svc.patch(tid, {"state": "staged", "progress": 100}, kf_id)
+                svc.patch(tid, {"state": "staged", "progress": 100})
             svc, tid = pairs[-1]
             t = time.perf_counter()
-            svc.patch(tid, {"state": "staged", "progress": 100}, kf_id)
+            svc.patch(tid, {"state": "staged", "progress": 100})
             while requests.get(f"{web}/releases/{kf_id}", timeout=120).json()["state"] != "staged":
                 time.sleep(0.005)
             return time.perf_counter() - t
@@ -239,30 +248,45 @@ def main() -> None:  # noqa: C901 — one linear script reads best here
         ids = [kf for kf, _ in created]
         quiet_ids, burst_ids = ids[:10], ids[10:]
         report.line("last staged PATCH -> staged via API (quiet)", [stage(k) for k in quiet_ids])
+        meter.start()
         with ThreadPoolExecutor(max_workers=len(burst_ids)) as pool:
             burst = list(pool.map(stage, burst_ids))
+        meter.phase("stage burst")
         report.line("last staged PATCH -> staged via API (burst)", burst)
+        cpu("stage burst")
 
         # --- 3. publish → published ----------------------------------------------------------
         def published_at(kf_id: str) -> float | None:
             # The release completes inside the last `published` PATCH, so that PATCH's answer
-            # is the moment it is published; the API confirms it below.
-            done = [r[5] for s in push for r in s.push_log if r[1] == kf_id and r[2] == "published"]
-            return max(done) if len(done) == N_SERVICES else None
+            # is the moment it is published; the API confirms it below. Called under the lock.
+            done = fleet.patches[("published", kf_id)]
+            return max(r[3] for r in done) if len(done) == N_SERVICES else None
 
         def publish(kf_id: str) -> float:
             t = time.time()
             resp = requests.post(f"{web}/releases/{kf_id}/publish", headers=auth, timeout=120)
             resp.raise_for_status()
-            wait_until(lambda: published_at(kf_id), timeout=300, interval=0.01)
+            done = fleet.wait(lambda: published_at(kf_id), timeout=300, message=kf_id)
             state = requests.get(f"{web}/releases/{kf_id}", timeout=120).json()["state"]
             assert state == "published", (kf_id, state)
-            return published_at(kf_id) - t
+            return done - t
 
         report.line("publish -> published (one at a time)", [publish(k) for k in ids[:5]])
+        meter.start()
         with ThreadPoolExecutor(max_workers=len(ids) - 5) as pool:
-            report.line("publish -> published (45 together)", list(pool.map(publish, ids[5:])))
-        bad = sum(1 for s in push for r in s.push_log if r[3] >= 300)
+            publish_burst = list(pool.map(publish, ids[5:]))
+        spent = meter.phase("publish burst")
+        report.line("publish -> published (45 together)", publish_burst)
+        cpu("publish burst")
+        calls = (len(ids) - 5) * N_SERVICES
+        print(
+            f"    per operation: web {spent['web'] * 1000 / calls:.2f} ms CPU per task report "
+            f"(PATCH; {calls} PATCHes + {len(ids) - 5} publish POSTs and GETs), outbound "
+            f"{spent['celery outbound'] * 1000 / calls:.2f} ms CPU per call ({calls} publish "
+            "calls)   (targets: web <= 2 ms, outbound <= 1.5 ms)"
+        )
+        with fleet.cond:
+            bad = sum(1 for rows in fleet.patches.values() for r in rows if r[4] >= 300)
         print(f"push PATCHes answered non-2xx: {bad}")
 
         # --- 4. poll mode --------------------------------------------------------------------
@@ -276,43 +300,38 @@ def main() -> None:  # noqa: C901 — one linear script reads best here
         start_beat("bench-beat-poll", **poll_env)
         for sid in push_ids:
             session.patch(f"{web}/task-services/{sid}", json={"enabled": False}, headers=auth)
-        polled = [TaskServiceStandIn(mode="poll", name=f"poll {i}") for i in range(N_SERVICES)]
-        standins += polled
+        polled = [fleet.spawn("poll", f"poll {i}") for i in range(N_SERVICES)]
         for svc in polled:
             register(svc)
         n_poll = 5
+        meter.start()
         with ThreadPoolExecutor(max_workers=n_poll) as pool:
             poll_created = list(pool.map(create, range(n_poll)))
         seen: dict[str, float] = {}
-
-        def all_seen() -> bool:
+        deadline = time.time() + 300
+        while len(seen) < n_poll:
+            assert time.time() < deadline, "poll-mode releases not staged"
             for kf_id, _ in poll_created:
                 if kf_id not in seen:
                     state = requests.get(f"{web}/releases/{kf_id}", timeout=120).json()["state"]
                     if state == "staged":
                         seen[kf_id] = time.time()
-            return len(seen) == n_poll
-
-        wait_until(all_seen, timeout=300, interval=0.02, message="poll-mode releases staged")
+            time.sleep(0.02)
+        meter.phase("poll")
         lags = []
-        for kf_id, _ in poll_created:
-            turned = [
-                at
-                for svc in polled
-                for (tid, state), at in svc.turned_at.items()
-                if state == "staged"
-                and any(
-                    c.body["task_id"] == tid and c.body["release_id"] == kf_id
-                    for c in svc.actions("start")
-                )
-            ]
-            lags.append(seen[kf_id] - max(turned))
+        with fleet.cond:
+            for kf_id, _ in poll_created:
+                turned = [
+                    fleet.turned[(i, tid, "staged")]
+                    for i, tid, _ in fleet.actions[("start", kf_id)]
+                ]
+                lags.append(seen[kf_id] - max(turned))
         report.line(f"poll: service staged -> staged via API ({POLL_INTERVAL:g} s poll)", lags)
+        cpu("poll")
     finally:
-        for svc in standins:
-            svc.stop()
         for proc in reversed(procs):
             proc.stop()
+        fleet.stop()
 
 
 if __name__ == "__main__":
