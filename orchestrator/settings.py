@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "domain.common",
     "domain.releases",
     "domain.tracker",
+    "domain.executions",
     "domain.jobs",
     "domain.runs",
     # Last: its ready() registers the tasks and the step handlers (orchestrator/apps.py).
