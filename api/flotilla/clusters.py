@@ -32,7 +32,9 @@ def list_cluster_names(request: HttpRequest):
     return {"clusters": sorted(cluster_names())}
 
 
-@at_versions(router, "GET", "/clusters", versions=("v6",), response=answers({200: list[ClusterOut]}))
+@at_versions(
+    router, "GET", "/clusters", versions=("v6",), response=answers({200: list[ClusterOut]})
+)
 @paginate(FlotillaPagination, items_key="clusters")
 @reads
 def list_clusters(request: HttpRequest):
@@ -55,7 +57,11 @@ def create_cluster(request: HttpRequest, payload: ClusterIn):
 
 
 @at_versions(
-    router, "GET", "/clusters/{cluster_id}", versions=("v6",), response=answers({200: ClusterOut}, 404)
+    router,
+    "GET",
+    "/clusters/{cluster_id}",
+    versions=("v6",),
+    response=answers({200: ClusterOut}, 404),
 )
 @reads
 def get_cluster(request: HttpRequest, cluster_id: str):

@@ -8,7 +8,7 @@ from ninja.pagination import paginate
 
 from api.flotilla.auth import runs_writer
 from api.flotilla.listing import FlotillaListing, Listing, filter_query, list_request
-from api.flotilla.routes import answers, at_versions, reads
+from api.flotilla.routes import answers, at_versions, reads, typed
 from api.flotilla.schemas import (
     DefinitionIn,
     DefinitionOut,
@@ -30,6 +30,7 @@ DefinitionQuery = filter_query(
 @at_versions(router, "GET", "/task", response=answers({200: list[DefinitionOut]}))
 @paginate(FlotillaListing, items_key="definitions")
 @reads
+@typed(query=DefinitionQuery)
 def list_definitions(request: HttpRequest, query: DefinitionQuery):
     """Definitions, filtered by any column (`alias=x`, `tag=t`, `env=NAME|VALUE`, …), sorted
     by `sort_by` (alias, image, group_name, memory) in `order` (asc, desc)."""

@@ -65,10 +65,17 @@ class ListRequest:
 
     def echo(self) -> dict[str, Any]:
         # Filters first: a filter can never overwrite the page's own members.
-        return {**self.filters, "sort_by": self.sort_by, "order": self.order, "env_filters": self.env}
+        return {
+            **self.filters,
+            "sort_by": self.sort_by,
+            "order": self.order,
+            "env_filters": self.env,
+        }
 
 
-def list_request(request: HttpRequest, *, default_sort: str, extra: dict | None = None) -> ListRequest:
+def list_request(
+    request: HttpRequest, *, default_sort: str, extra: dict | None = None
+) -> ListRequest:
     """The sort, the column filters and the env filters of a list request."""
     query = request.GET
     filters = {key: query.getlist(key) for key in query if key not in NOT_FILTERS}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Router
 
-from api.flotilla.routes import answers, at_versions, reads
+from api.flotilla.routes import answers, at_versions, reads, typed
 from api.flotilla.schemas import EventsOut, LogOut, RunStatusOut
 from domain.common.errors import InvalidInput
 from domain.runs import selectors
@@ -76,6 +76,7 @@ def _etag(status: str, exit_code: int | None) -> str:
     response=answers({200: RunStatusOut, 304: None}, 404),
 )
 @reads
+@typed(response=HttpResponse)
 def get_status(request: HttpRequest, run_id: str, response: HttpResponse):
     """The slim status, cacheable for 5 s; `If-None-Match` with the current ETag is a 304."""
     run = selectors.run_get(run_id=run_id)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from api.common.pagination import FlotillaPagination
 from api.flotilla.decoding import NO_NUL
-from api.flotilla.routes import answers, at_versions, reads
+from api.flotilla.routes import answers, at_versions, reads, typed
 from api.flotilla.schemas import ErrorOut, HealthOut
 from domain.runs import selectors
 
@@ -24,6 +24,7 @@ class NameQuery(Schema):
 @at_versions(router, "GET", "/groups", response=answers({200: list[str]}))
 @paginate(FlotillaPagination, items_key="groups")
 @reads
+@typed(query=Query[NameQuery])
 def list_groups(request: HttpRequest, query: Query[NameQuery]):
     """The distinct group names of the definitions."""
     return selectors.groups_list(name=query.name)
@@ -32,6 +33,7 @@ def list_groups(request: HttpRequest, query: Query[NameQuery]):
 @at_versions(router, "GET", "/tags", response=answers({200: list[str]}))
 @paginate(FlotillaPagination, items_key="tags")
 @reads
+@typed(query=Query[NameQuery])
 def list_tags(request: HttpRequest, query: Query[NameQuery]):
     """The distinct tags the definitions carry."""
     return selectors.tags_list(name=query.name)

@@ -8,7 +8,7 @@ from ninja.pagination import paginate
 
 from api.flotilla.auth import caller_name, runs_writer
 from api.flotilla.listing import FlotillaListing, Listing, filter_query, list_request
-from api.flotilla.routes import answers, at_versions, reads
+from api.flotilla.routes import answers, at_versions, reads, typed
 from api.flotilla.schemas import (
     LaunchFields,
     LaunchV1In,
@@ -38,7 +38,8 @@ def _request(request: HttpRequest, body: LaunchFields, owner: str, run_tags: dic
     if body.spark_extension is not None:
         raise InvalidInput("spark_extension: Spark runs (eks-spark) are not supported")
     fields = body.model_dump(
-        exclude_none=True, exclude={"env", "cluster", "tier", "spark_extension", "command_hash", "run_tags"}
+        exclude_none=True,
+        exclude={"env", "cluster", "tier", "spark_extension", "command_hash", "run_tags"},
     )
     return RunRequest(
         owner=owner,
@@ -66,7 +67,11 @@ def _owner_id(body: LaunchV4In) -> str:
 
 
 @at_versions(
-    router, "PUT", "/task/alias/{alias}/execute", response=EXECUTED, auth=runs_writer,
+    router,
+    "PUT",
+    "/task/alias/{alias}/execute",
+    response=EXECUTED,
+    auth=runs_writer,
     exclude_none=True,
 )
 def execute_by_alias(request: HttpRequest, alias: str, payload: LaunchV4In):
@@ -76,8 +81,13 @@ def execute_by_alias(request: HttpRequest, alias: str, payload: LaunchV4In):
 
 
 @at_versions(
-    router, "PUT", "/task/{definition_id}/execute", versions=("v1",), response=EXECUTED,
-    auth=runs_writer, exclude_none=True,
+    router,
+    "PUT",
+    "/task/{definition_id}/execute",
+    versions=("v1",),
+    response=EXECUTED,
+    auth=runs_writer,
+    exclude_none=True,
 )
 def execute_v1(request: HttpRequest, definition_id: str, payload: LaunchV1In):
     """The legacy execute (admin or dev): `cluster`, `env`, `tier`; the owner is v1-unknown."""
@@ -92,8 +102,13 @@ def execute_v1(request: HttpRequest, definition_id: str, payload: LaunchV1In):
 
 
 @at_versions(
-    router, "PUT", "/task/{definition_id}/execute", versions=("v2",), response=EXECUTED,
-    auth=runs_writer, exclude_none=True,
+    router,
+    "PUT",
+    "/task/{definition_id}/execute",
+    versions=("v2",),
+    response=EXECUTED,
+    auth=runs_writer,
+    exclude_none=True,
 )
 def execute_v2(request: HttpRequest, definition_id: str, payload: LaunchV2In):
     """Execute (admin or dev) with `run_tags.owner_email` and `run_tags.team_name`."""
@@ -105,8 +120,13 @@ def execute_v2(request: HttpRequest, definition_id: str, payload: LaunchV2In):
 
 
 @at_versions(
-    router, "PUT", "/task/{definition_id}/execute", versions=("v4", "v6"), response=EXECUTED,
-    auth=runs_writer, exclude_none=True,
+    router,
+    "PUT",
+    "/task/{definition_id}/execute",
+    versions=("v4", "v6"),
+    response=EXECUTED,
+    auth=runs_writer,
+    exclude_none=True,
 )
 def execute(request: HttpRequest, definition_id: str, payload: LaunchV4In):
     """Execute (admin or dev): `run_tags.owner_id` required; request values override the
@@ -131,6 +151,7 @@ def _history(request: HttpRequest, extra: dict | None = None) -> Listing:
 )
 @paginate(FlotillaListing, items_key="history")
 @reads
+@typed(query=RunQuery)
 def list_runs(request: HttpRequest, query: RunQuery):
     """Runs, filtered by any column (`status=RUNNING&status=QUEUED`, `cluster=c`,
     `started_at_since=2024-01-01`, `env=NAME|VALUE`, …) and sorted by `sort_by` in `order`.
@@ -147,6 +168,7 @@ def list_runs(request: HttpRequest, query: RunQuery):
 )
 @paginate(FlotillaListing, items_key="history")
 @reads
+@typed(query=RunQuery)
 def list_definition_runs(request: HttpRequest, definition_id: str, query: RunQuery):
     """The runs of one definition (404 when it does not exist), with the same filters."""
     return _history(request, extra={"definition_id": [definition_id]})
@@ -168,7 +190,10 @@ def get_run(request: HttpRequest, run_id: str):
 
 
 @at_versions(
-    router, "GET", "/task/history/{run_id}", response=answers({200: RunOut}, 404),
+    router,
+    "GET",
+    "/task/history/{run_id}",
+    response=answers({200: RunOut}, 404),
     exclude_none=True,
 )
 @reads

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.flotilla.decoding import INT32_MAX, Amount, Flag, GoBody, Int64, Name, Text, text
+from api.flotilla.decoding import Amount, Flag, GoBody, Int64, Name, Text, text
+from domain.executions.services import MAX_DEADLINE_SECONDS
 from domain.runs.models import CLUSTER_CAPABILITIES, ClusterStatus, Definition, Run, RunStatus
 
 GROUP_NAME = r"^[a-zA-Z0-9_\-.]*$"
@@ -135,7 +136,9 @@ def _required(*names: str) -> Any:
 
 
 class RunTagsV2In(GoBody):
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_required("owner_email", "team_name"))
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra=_required("owner_email", "team_name")
+    )
 
     owner_email: Name | None = None
     team_name: Name | None = None
@@ -162,16 +165,19 @@ class LaunchFields(GoBody):
     node_lifecycle: (
         Annotated[Name, Field(json_schema_extra={"enum": ["spot", "ondemand"]})] | None
     ) = None
-    active_deadline_seconds: Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)] | None = None
+    active_deadline_seconds: (
+        Annotated[int, Field(strict=True, ge=1, le=MAX_DEADLINE_SECONDS)] | None
+    ) = None
     spark_extension: Any = Field(
-        None, description="Spark runs are not supported: must be absent or null.",
+        None,
+        description="Spark runs are not supported: must be absent or null.",
         json_schema_extra={"type": "null"},
     )
     description: Text | None = None
     command_hash: Name | None = Field(None, description="Ignored: the md5 of the command is used.")
     idempotence_key: Name | None = None
     arch: text(32) | None = None
-    labels: dict[Name, Name] | None = Field(None, max_length=100)
+    labels: Annotated[dict[Name, Name], Field(max_length=100)] | None = None
     service_account: Name | None = None
     tier: text(64) | None = None
 
@@ -271,6 +277,23 @@ class RunOut(Schema):
     service_account: str | None = None
     tier: str | None = None
 
+    @field_validator(
+        "command_hash",
+        "exit_reason",
+        "pod_name",
+        "namespace",
+        "idempotence_key",
+        "arch",
+        "service_account",
+        "user",
+        "token_name",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unknown(cls, value: Any) -> Any:
+        # An empty text is one the original leaves out (nil).
+        return value or None
+
     @staticmethod
     def resolve_instance(obj: Run) -> dict[str, str]:
         return {"instance_id": obj.instance, "dns_name": obj.instance}
@@ -301,7 +324,7 @@ class RunOut(Schema):
 
     @staticmethod
     def resolve_description(obj: Run) -> str:
-        return obj.description if obj.description is not None else obj.alias
+        return obj.description or obj.alias
 
     @staticmethod
     def resolve_labels(obj: Run) -> dict | None:
@@ -334,6 +357,11 @@ class RunStatusOut(Schema):
     definition_id: str
     alias: str
     cluster_name: str
+
+    @field_validator("exit_reason", mode="before")
+    @classmethod
+    def _empty_is_unknown(cls, value: Any) -> Any:
+        return value or None
 
     @staticmethod
     def resolve_cluster_name(obj: Run) -> str:
@@ -410,8 +438,9 @@ class HealthOut(Schema):
     message: str
 
 
-class ListEcho(Schema):
+class ListEcho(BaseModel):
     """A list page's echo of its request, beside `total`, the items, `limit` and `offset`:
-    `sort_by`, `order`, `env_filters` and each column filter given, under its own name."""
+    `sort_by`, `order`, `env_filters` and each column filter given, under its own name. (A
+    plain pydantic model: ninja's Schema reads only its declared fields from a dict.)"""
 
     model_config = ConfigDict(extra="allow")

@@ -20,11 +20,6 @@ def max_retries() -> int:
     return env_int("RUNS_MAX_RETRIES", 3)
 
 
-def default_deadline_seconds() -> int:
-    """`active_deadline_seconds` when the request names none (the original's 48 h)."""
-    return env_int("RUNS_ACTIVE_DEADLINE_SECONDS", 172800)
-
-
 def default_cluster() -> str:
     return env_str("RUNS_DEFAULT_CLUSTER", "default")
 

@@ -90,9 +90,7 @@ def definition_create(
 def definition_update(*, definition_id: str, changes: dict[str, Any]) -> Definition:
     """The original's merge: each field of MERGED_FIELDS that is given, not null and not an
     empty string replaces the stored one; lists (env, ports, tags) are replaced whole."""
-    given = {
-        k: v for k, v in changes.items() if k in MERGED_FIELDS and v is not None and v != ""
-    }
+    given = {k: v for k, v in changes.items() if k in MERGED_FIELDS and v is not None and v != ""}
     with _alias_unique(given.get("alias", "")), transaction.atomic():
         definition = Definition.objects.select_for_update().filter(pk=definition_id).first()
         if definition is None:
@@ -133,7 +131,8 @@ def _missing(definition_id: str) -> NotFound:
 
 def _check_required(*, image: str, alias: str) -> None:
     reasons = [
-        f"string [{name}] must be specified" for name, value in (("image", image), ("alias", alias))
+        f"string [{name}] must be specified"
+        for name, value in (("image", image), ("alias", alias))
         if not value
     ]
     if reasons:

@@ -19,7 +19,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from domain.common.errors import InvalidInput, NotFound
-from domain.executions.services import execution_create
+from domain.executions import conf as executions_conf
+from domain.executions.services import MAX_DEADLINE_SECONDS, execution_create
 from domain.runs import conf
 from domain.runs.clusters import cluster_resolve
 from domain.runs.envs import env_as_json, env_checked, env_index, env_merge, env_pairs, reserved_env
@@ -28,7 +29,6 @@ from domain.runs.models import Definition, Run
 OWNER_TYPE = "runs.run"
 ENGINES = ("eks", "ecs")
 NODE_LIFECYCLES = ("spot", "ondemand")
-MAX_DEADLINE_SECONDS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,10 @@ def new_run_id(engine: str) -> str:
     return f"{engine}-{text[len(engine) + 1 :]}"
 
 
-def command_hash(command: str) -> str | None:
-    """md5 of the command (spec B.4, B.11 9): no command, no hash."""
+def command_hash(command: str) -> str:
+    """md5 of the command (spec B.4, B.11 9): no command, no hash ("")."""
     if not command:
-        return None
+        return ""
     return hashlib.md5(command.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
@@ -184,10 +184,10 @@ def _new_run(
         engine=engine,
         node_lifecycle=lifecycle,
         tier=request.tier,
-        arch=request.arch,
-        service_account=request.service_account,
-        description=request.description,
-        idempotence_key=request.idempotence_key or None,
+        arch=request.arch or "",
+        service_account=request.service_account or "",
+        description=request.description or "",
+        idempotence_key=request.idempotence_key or "",
         labels=dict(request.labels),
         run_tags=dict(request.run_tags),
         memory=memory,
@@ -226,7 +226,8 @@ def _node_lifecycle(value: str | None) -> str:
 
 def _deadline(value: int | None) -> int:
     if value is None:
-        return conf.default_deadline_seconds()
+        # The executions' default: 48 hours unless EXECUTIONS_DEFAULT_DEADLINE says otherwise.
+        return executions_conf.DEFAULT_DEADLINE_SECONDS
     if not 0 < value <= MAX_DEADLINE_SECONDS:
         raise InvalidInput(f"active_deadline_seconds must be between 1 and {MAX_DEADLINE_SECONDS}")
     return value

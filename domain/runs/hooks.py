@@ -49,8 +49,8 @@ def _placement(execution: Any) -> dict[str, Any]:
     ref = execution.engine_ref or {}
     return {
         "instance": execution.host or "",
-        "pod_name": ref.get("pod_name") or ref.get("job_name"),
-        "namespace": ref.get("namespace"),
+        "pod_name": ref.get("pod_name") or ref.get("job_name") or "",
+        "namespace": ref.get("namespace") or "",
         "attempt_count": execution.attempt,
     }
 

@@ -66,7 +66,8 @@ class Definition(models.Model):
 
 
 class Run(models.Model):
-    """One request to run a definition; its attempts are executions."""
+    """One request to run a definition; its attempts are executions. An empty text field is
+    one the original leaves out of its JSON (nil)."""
 
     run_id = models.CharField(primary_key=True, max_length=64)
     definition = models.ForeignKey(Definition, on_delete=models.CASCADE, related_name="runs")
@@ -77,16 +78,16 @@ class Run(models.Model):
     task_type = models.CharField(max_length=64, blank=True, default="task")
     requires_docker = models.BooleanField(default=False)
     command = models.TextField(blank=True, default="")
-    command_hash = models.CharField(max_length=32, null=True, blank=True)
+    command_hash = models.CharField(max_length=32, blank=True, default="")
 
     cluster = models.CharField(max_length=255)
     engine = models.CharField(max_length=16)  # as the client sent it: eks or ecs
     node_lifecycle = models.CharField(max_length=16, default="spot")
     tier = models.CharField(max_length=64, blank=True, default="")
-    arch = models.CharField(max_length=32, null=True, blank=True)
-    service_account = models.CharField(max_length=255, null=True, blank=True)
-    description = models.TextField(null=True, blank=True)
-    idempotence_key = models.CharField(max_length=255, null=True, blank=True, db_index=True)
+    arch = models.CharField(max_length=32, blank=True, default="")
+    service_account = models.CharField(max_length=255, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    idempotence_key = models.CharField(max_length=255, blank=True, default="", db_index=True)
     labels = models.JSONField(default=dict, blank=True)
     run_tags = models.JSONField(default=dict, blank=True)
 
@@ -108,7 +109,7 @@ class Run(models.Model):
 
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     exit_code = models.BigIntegerField(null=True, blank=True)
-    exit_reason = models.TextField(null=True, blank=True)
+    exit_reason = models.TextField(blank=True, default="")
     run_exceptions = models.JSONField(null=True, blank=True)
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -118,8 +119,8 @@ class Run(models.Model):
     execution_id = models.CharField(max_length=64, blank=True, default="")
     attempt_count = models.PositiveIntegerField(default=1)
     instance = models.CharField(max_length=255, blank=True, default="")
-    pod_name = models.CharField(max_length=255, null=True, blank=True)
-    namespace = models.CharField(max_length=255, null=True, blank=True)
+    pod_name = models.CharField(max_length=255, blank=True, default="")
+    namespace = models.CharField(max_length=255, blank=True, default="")
     max_memory_used = models.BigIntegerField(null=True, blank=True)
     max_cpu_used = models.BigIntegerField(null=True, blank=True)
 

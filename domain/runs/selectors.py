@@ -46,7 +46,12 @@ DEFINITION_FILTERS = {
     "ephemeral_storage": Column("ephemeral_storage", INT),
     "tag": Column("tags__text", EXACT),
 }
-DEFINITION_SORTS = {"alias": "alias", "image": "image", "group_name": "group_name", "memory": "memory"}
+DEFINITION_SORTS = {
+    "alias": "alias",
+    "image": "image",
+    "group_name": "group_name",
+    "memory": "memory",
+}
 
 RUN_FILTERS = {
     "run_id": Column("run_id", EXACT),

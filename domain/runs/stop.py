@@ -31,9 +31,7 @@ def run_stop(*, run_id: str, reason: str = STOPPED_BY_USER) -> Run:
         if run.status == S.STOPPED:
             return run
         if run.status == S.NEEDS_RETRY:
-            run_transition(
-                run_id=run_id, target=S.STOPPED, updates=_stopped(reason), locked=run
-            )
+            run_transition(run_id=run_id, target=S.STOPPED, updates=_stopped(reason), locked=run)
             return run
     execution_stop(execution_id=run.execution_id, reason=reason)
     return Run.objects.get(pk=run_id)

@@ -45,7 +45,7 @@ def run_retry(*, run_id: str) -> bool:
             "started_at": None,
             "finished_at": None,
             "exit_code": None,
-            "exit_reason": None,
+            "exit_reason": "",
             "instance": "",
         }
         detail = {"attempt": attempt, "at": timezone.now().isoformat()}
