@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from ninja import Schema
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 NO_NUL = r"^[^\x00]*$"
@@ -39,8 +38,9 @@ def _refuse_unstorable(value: Any) -> None:
             pending.extend(item)
 
 
-class GoBody(Schema):
-    """A body (or a nested object of one) decoded as Go decodes it into a struct."""
+class GoBody(BaseModel):
+    """A body (or a nested object of one) decoded as Go decodes it into a struct. (A plain
+    pydantic model: ninja's Schema hands its validators a wrapper, not the object's dict.)"""
 
     model_config = ConfigDict(extra="ignore")
 
