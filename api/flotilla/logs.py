@@ -1,14 +1,17 @@
-"""A run's logs and events, and the v6 slim status with its ETag (spec B.7)."""
+"""A run's logs and events, the v6 slim status with its ETag (spec B.7), and the legacy
+status report (B.6), which shares its path."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Router
 
+from api.flotilla.auth import runs_writer
 from api.flotilla.routes import answers, at_versions, reads, typed
-from api.flotilla.schemas import EventsOut, LogOut, RunStatusOut
+from api.flotilla.schemas import EventsOut, LogOut, RunStatusOut, StatusIn, UpdatedOut
 from domain.common.errors import InvalidInput
 from domain.runs import selectors
+from domain.runs.stop import run_status_update
 
 router = Router(tags=["logs and status"])
 
@@ -94,3 +97,25 @@ def get_status(request: HttpRequest, run_id: str, response: HttpResponse):
 
 def _matches(header: str) -> set[str]:
     return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
+
+
+@at_versions(
+    router,
+    "PUT",
+    "/{run_id}/status",
+    response=answers({200: UpdatedOut}, 403, 404, 413),
+    auth=runs_writer,
+)
+def update_status(request: HttpRequest, run_id: str, payload: StatusIn):
+    """The legacy status report (admin or dev): the status moves only forward; STOPPED stops
+    the run's execution; without `exit_reason`, one is derived from `run_exceptions`."""
+    if not payload.status:
+        raise InvalidInput("status  is invalid")
+    run_status_update(
+        run_id=run_id,
+        status=payload.status,
+        exit_code=payload.exit_code,
+        run_exceptions=payload.run_exceptions,
+        exit_reason=payload.exit_reason,
+    )
+    return {"updated": True}

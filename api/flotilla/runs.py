@@ -15,16 +15,14 @@ from api.flotilla.schemas import (
     LaunchV2In,
     LaunchV4In,
     RunOut,
-    StatusIn,
     TerminatedOut,
-    UpdatedOut,
     env_pairs,
 )
 from domain.common.errors import InvalidInput
 from domain.runs import selectors
 from domain.runs.execute import RunRequest, run_execute
 from domain.runs.models import Run
-from domain.runs.stop import run_status_update, run_stop, stop_reason
+from domain.runs.stop import run_stop, stop_reason
 
 router = Router(tags=["runs"])
 
@@ -238,25 +236,3 @@ def stop_run(request: HttpRequest, definition_id: str, run_id: str):
     selectors.run_get(run_id=run_id, definition_id=definition_id)
     run_stop(run_id=run_id, reason=stop_reason(_email(request)))
     return {"terminated": True}
-
-
-@at_versions(
-    router,
-    "PUT",
-    "/{run_id}/status",
-    response=answers({200: UpdatedOut}, 403, 404, 413),
-    auth=runs_writer,
-)
-def update_status(request: HttpRequest, run_id: str, payload: StatusIn):
-    """The legacy status report (admin or dev): the status moves only forward; STOPPED stops
-    the run's execution; without `exit_reason`, one is derived from `run_exceptions`."""
-    if not payload.status:
-        raise InvalidInput("status  is invalid")
-    run_status_update(
-        run_id=run_id,
-        status=payload.status,
-        exit_code=payload.exit_code,
-        run_exceptions=payload.run_exceptions,
-        exit_reason=payload.exit_reason,
-    )
-    return {"updated": True}
