@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 
 from api.common.families import Family, build_family_api, first_message
 from api.common.tokens import token_router
+from api.flotilla.decoding import GoJsonParser
 from api.flotilla.schemas import ErrorOut
 from domain.common.errors import InvalidInput
 
@@ -24,7 +25,7 @@ FAMILY = Family(
     validation_body=lambda errors: {"error": first_message(errors)},
 )
 
-api = build_family_api(FAMILY)
+api = build_family_api(FAMILY, parser=GoJsonParser())
 api.add_router("/_/flotilla", token_router(FAMILY.name, ErrorOut))
 
 NUL_MESSAGE = "NUL characters are not allowed in the path or the query."

@@ -12,9 +12,12 @@ any string of the body. Every refusal is a 400 `{"error": …}` (the family's va
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any
 
+from django.http import HttpRequest
+from ninja.parser import Parser
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -36,6 +39,17 @@ def _refuse_unstorable(value: Any) -> None:
             pending.extend(item.values())
         elif isinstance(item, list):
             pending.extend(item)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class GoJsonParser(Parser):
+    """JSON as Go reads it: NaN and Infinity, which Python's json accepts, are not JSON."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        return json.loads(request.body, parse_constant=_not_json)
 
 
 class GoBody(BaseModel):
