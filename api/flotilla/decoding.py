@@ -26,7 +26,7 @@ INT32_MAX = 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _refuse_unstorable(value: Any) -> None:
+def refuse_unstorable(value: Any) -> None:
     # A walk with its own stack: the body may nest deeper than recursion allows here.
     pending = [value]
     while pending:
@@ -63,7 +63,7 @@ class GoBody(BaseModel):
     def _go_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data  # not an object: the field's own type check refuses it
-        _refuse_unstorable(data)
+        refuse_unstorable(data)
         names = {name.lower(): name for name in cls.model_fields}
         decoded: dict[str, Any] = {}
         for key, value in data.items():

@@ -98,13 +98,18 @@ def _env_filters(values: list[str]) -> dict[str, str]:
     return pairs
 
 
-# What the document says each kind of column filter takes (the selector checks it).
-_KIND_SCHEMA = {
-    TEXT: {"pattern": NO_NUL},
-    EXACT: {"pattern": NO_NUL},
+# What the document says each kind of column filter takes (the selector checks it). A filter
+# may be repeated (any of its values); the document shows one value, so that a client's URL
+# stays within what web servers take in a request line.
+_KIND_LIMITS = {
+    TEXT: {"pattern": NO_NUL, "max_length": 64},
+    EXACT: {"pattern": NO_NUL, "max_length": 64},
     INT: {"pattern": r"^-?[0-9]{1,18}$"},
-    TIME: {"format": "date-time"},
-    STATUS: {"enum": RunStatus.values},
+    # An ISO 8601 date, or date-time (a zone is optional: without one it is UTC).
+    TIME: {
+        "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+    },
 }
 
 
@@ -114,11 +119,18 @@ def filter_query(name: str, columns: dict[str, Column], sorts: dict[str, str], d
         "sort_by": (str, Field(default, json_schema_extra={"enum": list(sorts)})),
         "order": (str, Field("asc", json_schema_extra={"enum": ["asc", "desc"]})),
         "env": (
-            list[Annotated[str, Field(pattern=ENV_FILTER)]],
-            Field(default_factory=list, description="NAME|VALUE: the env holds it; repeatable"),
+            list[Annotated[str, Field(pattern=ENV_FILTER, max_length=128)]],
+            Field(
+                default_factory=list,
+                max_length=3,
+                description="NAME|VALUE: the env holds it; repeatable",
+            ),
         ),
     }
     for key, column in columns.items():
-        item = Annotated[str, Field(json_schema_extra=_KIND_SCHEMA[column.kind])]
-        fields[key] = (list[item], Field(default_factory=list))
+        if column.kind == STATUS:
+            item = Annotated[str, Field(json_schema_extra={"enum": RunStatus.values})]
+            fields[key] = (list[item], Field(default_factory=list, max_length=5))
+        else:
+            fields[key] = (str | None, Field(None, **_KIND_LIMITS[column.kind]))
     return Query[create_model(name, __base__=Schema, **fields)]

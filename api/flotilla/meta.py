@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NewType
+
 from django.db import connection
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
@@ -16,12 +18,17 @@ from domain.runs import selectors
 
 router = Router(tags=["metadata"])
 
+# Named item types: ninja names a page's schema after its items, and two pages of plain
+# strings would share (and overwrite) one schema in the document.
+GroupName = NewType("GroupName", str)
+TagText = NewType("TagText", str)
+
 
 class NameQuery(Schema):
     name: str = Field("", description="Only values containing this text.", pattern=NO_NUL)
 
 
-@at_versions(router, "GET", "/groups", response=answers({200: list[str]}))
+@at_versions(router, "GET", "/groups", response=answers({200: list[GroupName]}))
 @paginate(FlotillaPagination, items_key="groups")
 @reads
 @typed(query=Query[NameQuery])
@@ -30,7 +37,7 @@ def list_groups(request: HttpRequest, query: Query[NameQuery]):
     return selectors.groups_list(name=query.name)
 
 
-@at_versions(router, "GET", "/tags", response=answers({200: list[str]}))
+@at_versions(router, "GET", "/tags", response=answers({200: list[TagText]}))
 @paginate(FlotillaPagination, items_key="tags")
 @reads
 @typed(query=Query[NameQuery])

@@ -41,9 +41,9 @@ def new_definition_id(group_name: str) -> str:
 
 def definition_create(
     *,
-    group_name: str,
     alias: str,
     image: str,
+    group_name: str = "",
     command: str = "",
     task_type: str = "",
     requires_docker: bool = False,
