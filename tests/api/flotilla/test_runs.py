@@ -260,3 +260,41 @@ def test_the_legacy_status_report_refuses_bad_bodies(dev, hello, body):
 
 def test_the_legacy_status_report_of_an_unknown_run_is_404(dev, db):
     assert dev.put("/api/v1/eks-nope/status", {"status": "RUNNING"}).status_code == 404
+
+
+def test_command_hash_is_the_md5_of_the_command_not_the_description(dev, hello):
+    # Spec B.11 scenario 9.
+    path = f"/api/v6/task/{hello.pk}/execute"
+    one = dev.put(path, {"run_tags": {"owner_id": "a"}, "description": "d", "command": "echo 1"})
+    two = dev.put(path, {"run_tags": {"owner_id": "a"}, "description": "d", "command": "echo 2"})
+    assert one.json()["command_hash"] == "e58da952399a06c3070da7d8c5ef745f"  # md5("echo 1")
+    assert one.json()["command_hash"] != two.json()["command_hash"]
+    again = dev.put(path, {"run_tags": {"owner_id": "b"}, "command": "echo 1"})
+    assert again.json()["command_hash"] == one.json()["command_hash"]
+
+
+def test_a_run_without_a_command_has_no_hash(dev, db):
+    created = dev.post("/api/v1/task", {"alias": "bare", "image": "i"}).json()
+    run = dev.put(
+        f"/api/v6/task/{created['definition_id']}/execute", {"run_tags": {"owner_id": "a"}}
+    )
+    assert run.status_code == 200
+    assert "command_hash" not in run.json()
+
+
+def test_a_tier_picks_an_active_cluster_allowing_it(dev, hello, monkeypatch):
+    # Spec B.11 scenario 10 (tier defaulting).
+    from domain.executions import conf as executions_conf
+
+    monkeypatch.setenv(
+        "EXECUTIONS_CLUSTERS", '{"default": {"engine": "local"}, "blue": {"engine": "local"}}'
+    )
+    executions_conf.clusters.cache_clear()
+    try:
+        dev.post("/api/v6/clusters", {"name": "blue", "allowed_tiers": ["Tier1"]})
+        body = {"run_tags": {"owner_id": "a"}, "tier": "Tier1"}
+        assert dev.put(f"/api/v6/task/{hello.pk}/execute", body).json()["cluster"] == "blue"
+        body["tier"] = "Tier9"
+        assert dev.put(f"/api/v6/task/{hello.pk}/execute", body).json()["cluster"] == "default"
+    finally:
+        executions_conf.clusters.cache_clear()
