@@ -114,6 +114,16 @@ beat_schedule.update(
     }
 )
 
+# --- executions (docs/executions.md) -----------------------------------------------------------
+from domain.executions import conf as _executions  # noqa: E402
+
+beat_schedule.update(
+    {
+        f"executions.{name}": {"task": f"executions.{name}", "schedule": _executions.SWEEP_INTERVAL}
+        for name in ("sweep_lost", "sweep_deadlines", "reconcile", "poll_remote")
+    }
+)
+
 # REGATTA_BEAT_ONLY narrows what this beat runs (entry names or "family." prefixes): a test's beat
 # runs only the sweeps it observes, so it cannot act on other tests' rows in a shared database.
 beat_schedule = config.beat_entries_only(beat_schedule, env_str("REGATTA_BEAT_ONLY"))

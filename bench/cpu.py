@@ -62,10 +62,16 @@ def _tree(table: dict, root: int) -> set[int]:
 class Meter:
     """CPU-seconds of named process groups between `start()` and `stop()`."""
 
-    def __init__(self, trees: dict[str, Callable[[], Iterable[int]]]) -> None:
+    def __init__(
+        self,
+        trees: dict[str, Callable[[], Iterable[int]]],
+        counters: dict[str, Callable[[dict[str, float]], float]] | None = None,
+    ) -> None:
         # trees: group name -> the leader pids (evaluated at each reading, so a restarted
-        # process is followed).
+        # process is followed). counters: group name -> CPU-seconds read another way (a
+        # cgroup), given the tree readings (to subtract what they already count).
         self.trees = trees
+        self.counters = counters or {}
         self.before: dict[str, float] = {}
         self.started = 0.0
         self.phases: dict[str, dict[str, float]] = {}
@@ -89,6 +95,8 @@ class Meter:
         # outside measured phases).
         out["clients"] = (own[2] + own[3] + sum(sum(table[p][2]) for p in others)) / TICK
         out["bench"] = (own[0] + own[1]) / TICK
+        for name, counter in self.counters.items():
+            out[name] = counter(out)
         return out
 
     def start(self) -> None:
@@ -112,3 +120,28 @@ class Meter:
         busy = total / (spent["wall"] * CORES) * 100 if spent.get("wall") else float("nan")
         wall = spent["wall"]
         return f"CPU-s: {parts} | total {total:.1f} in {wall:.1f} s ({busy:.0f} % of {CORES} cores)"
+
+
+class CpuacctGroup:
+    """A cgroup v1 cpuacct group for processes that leave their parent's tree (the executions'
+    supervisors detach into their own sessions and are reparented to init, so /proc's ppid
+    walk loses them and the CPU they spent). Everything a member forks stays in the group, and
+    the group's usage counts its sub-groups (each run's own cgroup) hierarchically."""
+
+    def __init__(self, name: str) -> None:
+        own = "/"
+        with open("/proc/self/cgroup") as fh:
+            for line in fh:
+                _, names, path = line.strip().split(":", 2)
+                if "cpuacct" in names.split(","):
+                    own = path
+        self.path = os.path.join("/sys/fs/cgroup/cpuacct", own.lstrip("/"), name)
+        os.makedirs(self.path, exist_ok=True)
+
+    def add(self, pid: int) -> None:
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as fh:
+            fh.write(str(pid))
+
+    def seconds(self) -> float:
+        with open(os.path.join(self.path, "cpuacct.usage")) as fh:
+            return int(fh.read()) / 1e9

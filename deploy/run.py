@@ -37,6 +37,9 @@ STOP_GRACE_SECONDS = 20
 REPEAT_SIGNAL_SECONDS = 1.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GUARD_FLAG = "--guard"
+# Marks every process this launcher started, in its environment: the executions' supervisors
+# detach into sessions of their own, and this is how a stop (or the guard) still finds them.
+LAUNCH_ID = os.environ.get("REGATTA_LAUNCH_ID") or os.urandom(8).hex()
 PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 FAMILIES = ("releases", "tracker", "scale", "flotilla")
@@ -121,6 +124,9 @@ class Supervisor:
         for proc in procs:
             _signal_group(proc, signal.SIGTERM)
         _wait_all(procs)
+        # The executions' supervisors left the worker's session on purpose (a run outlives a
+        # worker restart); stopping the whole service stops them and their commands too.
+        stop_detached(LAUNCH_ID, STOP_GRACE_SECONDS)
         # Redis goes last so workers can acknowledge and beat can save on their way out.
         if self.redis is not None:
             _signal_group(self.redis, signal.SIGTERM)
@@ -170,7 +176,7 @@ class Guard:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), GUARD_FLAG],
+            [sys.executable, str(Path(__file__).resolve()), GUARD_FLAG, LAUNCH_ID],
             stdin=subprocess.PIPE,
             start_new_session=True,
         )
@@ -203,7 +209,64 @@ def guard_main() -> int:
     groups = [int(line) for line in sys.stdin.buffer]
     for pgid in groups:
         _kill_group(pgid, signal.SIGKILL)
+    stop_detached(sys.argv[2], grace=0)
     return 0
+
+
+def stop_detached(launch_id: str, grace: float) -> None:
+    """SIGTERM every process carrying this launch's mark (a supervisor ends its run `lost` and
+    stops its command), then SIGKILL what is left of them and everything they started."""
+    marked = _marked(launch_id)
+    if grace > 0:
+        for pid in marked:
+            _kill_pid(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while (marked := _marked(launch_id)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    for pid in _descendants(marked):
+        _kill_pid(pid, signal.SIGKILL)
+
+
+def _marked(launch_id: str) -> set[int]:
+    mark = f"REGATTA_LAUNCH_ID={launch_id}".encode()
+    found = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as fh:
+                if mark in fh.read().split(b"\0"):
+                    found.add(int(name))
+        except OSError:
+            continue
+    return found
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as fh:
+                    raw = fh.read()
+                ppid = int(raw[raw.rindex(b")") + 2 :].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def _kill_pid(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except OSError:
+        pass
 
 
 def _die_with_parent() -> Callable[[], None]:
@@ -335,7 +398,9 @@ def main() -> int:
     host = env_str("HOST", "127.0.0.1")
     port = env_str("PORT", "8000")
     flower_port = env_str("FLOWER_PORT", "5555")
-    env = dict(os.environ, REGATTA_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ, REGATTA_DATA_DIR=str(data), PYTHONUNBUFFERED="1", REGATTA_LAUNCH_ID=LAUNCH_ID
+    )
     # A local run talks to task services on this machine, which the outbound policy refuses.
     env.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
@@ -402,4 +467,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(guard_main() if sys.argv[1:] == [GUARD_FLAG] else main())
+    sys.exit(guard_main() if sys.argv[1:2] == [GUARD_FLAG] else main())

@@ -1,0 +1,157 @@
+"""What the engine side reports: a launch begins, the command runs, it is alive, it ended.
+
+The supervisor of a host engine and the sweeps of a remote engine call these; each is a
+compare-and-set, so a redelivered launch or a late report changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from domain.common.steps import step_after_commit
+from domain.executions.models import ACTIVE_STATES, Execution, ExecutionState, Outcome
+from domain.executions.states import ended_updates, execution_transition
+from domain.executions.steps import DispatchCluster
+
+
+@dataclass(frozen=True)
+class LaunchOrder:
+    """Everything the engine needs to start one execution (no model objects leave domain/)."""
+
+    execution_id: str
+    cluster: str
+    engine: str
+    command: str
+    env: list[tuple[str, str]]
+    image: str
+    resources: dict
+    deadline_seconds: int
+    labels: dict
+    engine_ref: dict
+
+
+def execution_launch_begin(*, execution_id: str) -> LaunchOrder | None:
+    """Claim the one launch of a PENDING execution. None when it is not PENDING any more, or a
+    launch began already (a redelivered message): the command must never start twice."""
+    now = timezone.now()
+    claimed = Execution.objects.filter(
+        pk=execution_id, state=ExecutionState.PENDING, launch_started_at__isnull=True
+    ).update(launch_started_at=now, heartbeat_at=now)
+    if claimed != 1:
+        return None
+    execution = Execution.objects.get(pk=execution_id)
+    return LaunchOrder(
+        execution_id=execution.id,
+        cluster=execution.cluster,
+        engine=execution.engine,
+        command=execution.command,
+        env=[(name, value) for name, value in execution.env],
+        image=execution.image,
+        resources=execution.resources,
+        deadline_seconds=execution.deadline_seconds,
+        labels=execution.labels,
+        engine_ref=execution.engine_ref,
+    )
+
+
+def execution_mark_running(*, execution_id: str, engine_ref: dict) -> bool:
+    """The engine has the command. False when the execution ended meanwhile (stopped): the
+    caller must stop what it started."""
+    now = timezone.now()
+
+    def updates(execution: Execution) -> dict:
+        return {
+            "engine_ref": engine_ref,
+            "started_at": now,
+            "heartbeat_at": now,
+            "deadline_at": now + timedelta(seconds=execution.deadline_seconds),
+        }
+
+    result = execution_transition(
+        execution_id=execution_id,
+        target=ExecutionState.RUNNING,
+        allowed_from=[ExecutionState.PENDING],
+        updates=updates,
+        reason="started",
+    )
+    return result.applied or result.source == ExecutionState.RUNNING
+
+
+def execution_submitted(*, execution_id: str, engine_ref: dict) -> None:
+    """A remote engine accepted it; it stays PENDING until the engine says it runs."""
+    Execution.objects.filter(pk=execution_id, state=ExecutionState.PENDING).update(
+        engine_ref=engine_ref, heartbeat_at=timezone.now()
+    )
+
+
+def execution_heartbeat(*, execution_id: str) -> str | None:
+    """The supervisor is alive. Returns the stop reason when a stop was asked for, else None."""
+    now = timezone.now()
+    Execution.objects.filter(pk=execution_id, state__in=ACTIVE_STATES).update(heartbeat_at=now)
+    row = (
+        Execution.objects.filter(pk=execution_id)
+        .values("stop_requested_at", "stop_reason", "state")
+        .first()
+    )
+    if row is None or row["state"] == ExecutionState.ENDED:
+        return "ended"
+    return row["stop_reason"] or "stopped" if row["stop_requested_at"] else None
+
+
+def execution_end(
+    *,
+    execution_id: str,
+    outcome: Outcome,
+    exit_code: int | None,
+    reason: str,
+    usage: dict | None = None,
+) -> bool:
+    """The command is over. Frees its slot: the cluster's next queued execution is dispatched."""
+    with transaction.atomic():
+        result = execution_transition(
+            execution_id=execution_id,
+            target=ExecutionState.ENDED,
+            allowed_from=[ExecutionState.PENDING, ExecutionState.RUNNING],
+            updates=ended_updates(outcome=outcome, exit_code=exit_code, reason=reason, usage=usage),
+            reason=outcome,
+            message=reason,
+        )
+        if result.applied:
+            step_after_commit(DispatchCluster(cluster=result.obj.cluster))
+        return result.applied
+
+
+def launch_refused_reason(error: Exception) -> str:
+    return f"the engine refused to launch it: {error}"[:2000]
+
+
+def execution_launch_retry(*, execution_id: str) -> None:
+    """The engine could not take it now: let a later launch message try again."""
+    Execution.objects.filter(pk=execution_id, state=ExecutionState.PENDING).update(
+        launch_started_at=None
+    )
+
+
+def execution_remote_running(*, execution_id: str, started_at=None, engine_ref: dict) -> None:
+    """A remote engine says the command runs (PENDING → RUNNING, once)."""
+    start = started_at or timezone.now()
+
+    def updates(execution: Execution) -> dict:
+        return {
+            "engine_ref": {**execution.engine_ref, **engine_ref},
+            "started_at": start,
+            "heartbeat_at": timezone.now(),
+            "deadline_at": start + timedelta(seconds=execution.deadline_seconds),
+        }
+
+    execution_transition(
+        execution_id=execution_id,
+        target=ExecutionState.RUNNING,
+        allowed_from=[ExecutionState.PENDING],
+        updates=updates,
+        reason="started",
+    )

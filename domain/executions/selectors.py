@@ -1,0 +1,80 @@
+"""Reads of executions: the rows, their events and their output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db.models import QuerySet
+
+from domain.common.errors import NotFound
+from domain.executions.models import Execution, ExecutionEvent, LogChunk
+
+# Chunks read per query while streaming a whole log: bounded memory, few round trips.
+STREAM_BATCH = 20
+
+
+def execution_get(*, execution_id: str) -> Execution:
+    execution = Execution.objects.filter(pk=execution_id).first()
+    if execution is None:
+        raise NotFound(f"execution {execution_id} not found")
+    return execution
+
+
+def execution_events(*, execution_id: str) -> QuerySet[ExecutionEvent]:
+    return ExecutionEvent.objects.filter(execution_id=execution_id).order_by("id")
+
+
+def execution_log_page(
+    *, execution_id: str, after_line: int, max_lines: int = 256
+) -> tuple[str, int]:
+    """Up to `max_lines` lines from line `after_line` on, and the line to ask for next (equal
+    to `after_line` when there is nothing new)."""
+    after_line = max(0, after_line)
+    chunks = (
+        LogChunk.objects.filter(execution_id=execution_id)
+        .filter(first_line__lte=after_line + max_lines)
+        .order_by("first_line")
+    )
+    # The chunk holding `after_line` starts at or before it; later ones follow in order.
+    start = (
+        LogChunk.objects.filter(execution_id=execution_id, first_line__lte=after_line)
+        .order_by("-first_line")
+        .values_list("first_line", flat=True)
+        .first()
+    )
+    if start is not None:
+        chunks = chunks.filter(first_line__gte=start)
+    lines: list[str] = []
+    next_line = after_line
+    for chunk in chunks.iterator(chunk_size=8):
+        chunk_lines = _lines(chunk.text)
+        skip = max(0, after_line - chunk.first_line)
+        take = chunk_lines[skip : skip + max_lines - len(lines)]
+        if chunk.first_line + skip != next_line:
+            break  # a gap: a chunk not yet written; the caller asks again from here
+        lines.extend(take)
+        next_line += len(take)
+        if len(lines) >= max_lines:
+            break
+    return "".join(lines), next_line
+
+
+def execution_log_iter(*, execution_id: str) -> Iterator[str]:
+    """The whole output, chunk by chunk, reading a few chunks at a time."""
+    after = -1
+    while True:
+        batch = list(
+            LogChunk.objects.filter(execution_id=execution_id, first_line__gt=after)
+            .order_by("first_line")
+            .values_list("first_line", "text")[:STREAM_BATCH]
+        )
+        if not batch:
+            return
+        for first_line, text in batch:
+            yield text
+            after = first_line
+
+
+def _lines(text: str) -> list[str]:
+    # Only "\n" ends a line: a "\r" of a progress bar stays inside its line.
+    return [line + "\n" for line in text.split("\n")[:-1]]

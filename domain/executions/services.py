@@ -1,0 +1,91 @@
+"""What owners ask of executions: create one, stop one."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from domain.common.errors import InvalidInput, NotFound
+from domain.common.steps import step_after_commit
+from domain.executions import conf
+from domain.executions.models import (
+    ACTIVE_STATES,
+    Execution,
+    ExecutionState,
+    Outcome,
+)
+from domain.executions.states import ended_updates, execution_event_add, execution_transition
+from domain.executions.steps import DispatchCluster, StopExecution
+
+MAX_DEADLINE_SECONDS = 365 * 86400
+
+
+def execution_create(
+    *,
+    owner_type: str,
+    owner_id: str,
+    cluster: str,
+    command: str,
+    env: list[tuple[str, str]],
+    image: str = "",
+    resources: dict | None = None,
+    deadline_seconds: int | None = None,
+    labels: dict | None = None,
+    priority: int = 100,
+    attempt: int = 1,
+) -> Execution:
+    """Queue one attempt to run `command` on `cluster`; it waits for a free slot in queue order."""
+    if cluster not in conf.clusters():
+        raise InvalidInput(f"cluster [{cluster}] is not one of: {', '.join(conf.cluster_names())}")
+    deadline = conf.DEFAULT_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
+    if not 0 < deadline <= MAX_DEADLINE_SECONDS:
+        raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_SECONDS} seconds")
+    execution = Execution.objects.create(
+        owner_type=owner_type,
+        owner_id=str(owner_id),
+        attempt=attempt,
+        cluster=cluster,
+        engine=conf.cluster_engine(cluster),
+        command=command,
+        env=[[str(name), str(value)] for name, value in env],
+        image=image,
+        resources=resources or {},
+        labels=labels or {},
+        priority=priority,
+        deadline_seconds=deadline,
+    )
+    execution_event_add(execution_id=execution.id, kind="transition", reason="queued")
+    step_after_commit(DispatchCluster(cluster=cluster))
+    return execution
+
+
+def execution_stop(*, execution_id: str, reason: str) -> None:
+    """Stop an execution wherever it is. A QUEUED one ends at once without launching; an active
+    one is killed by its host (the supervisor ends it `stopped`); an ended one is left alone."""
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
+        if execution is None:
+            raise NotFound(f"execution {execution_id} not found")
+        if execution.state == ExecutionState.QUEUED:
+            execution_transition(
+                execution_id=execution_id,
+                target=ExecutionState.ENDED,
+                allowed_from=[ExecutionState.QUEUED],
+                updates=ended_updates(outcome=Outcome.STOPPED, exit_code=None, reason=reason),
+                reason="stopped before launch",
+                message=reason,
+                locked=execution,
+            )
+            return
+        if execution.state not in ACTIVE_STATES or execution.stop_requested_at is not None:
+            return
+        execution.stop_requested_at = timezone.now()
+        execution.stop_reason = reason
+        execution.save(update_fields=["stop_requested_at", "stop_reason"])
+        execution_event_add(
+            execution_id=execution_id, kind="stop", reason="stop asked", message=reason
+        )
+        if execution.host:
+            step_after_commit(
+                StopExecution(execution_id=execution_id, queue=conf.host_queue(execution.host))
+            )

@@ -1,0 +1,200 @@
+"""The local engine: the command runs on this host as `bash -cex "<command>"`.
+
+Each run gets its own session and process group, a fresh scratch directory as its working
+directory and HOME, only the environment its owner merged (never the worker's own, which holds
+the database URL), and, when the worker runs as root, an unprivileged user (`RUNS_LOCAL_USER`,
+`nobody` by default). Memory, CPU and process limits go through cgroup v1 where the machine lets
+us write it, else through RLIMITs (a weaker cap: see docs/engines.md). The definition's image is
+recorded but not used: this engine runs on the host's own filesystem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from domain.common.env import env_int, env_str
+from domain.executions import conf
+from orchestrator.engines.base import Capacity, Exit, LaunchRefused, LaunchSpec
+from orchestrator.engines.cgroups import RunGroup
+from orchestrator.engines.lines import split_lines
+
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+READ_SIZE = 65536
+
+
+def scratch_root() -> Path:
+    return Path(env_str("EXECUTIONS_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "regatta-runs")
+
+
+def run_user() -> pwd.struct_passwd | None:
+    """Whom commands run as: `RUNS_LOCAL_USER` (default `nobody`) when the worker is root; the
+    worker's own user otherwise (it cannot become anyone else)."""
+    if os.geteuid() != 0:
+        return None
+    name = env_str("RUNS_LOCAL_USER", "nobody")
+    try:
+        return pwd.getpwnam(name)
+    except KeyError as exc:
+        raise LaunchRefused(f"RUNS_LOCAL_USER {name!r} is no user on this host") from exc
+
+
+class LocalEngine:
+    name = "local"
+
+    def capacity(self) -> Capacity:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        disk = shutil.disk_usage(
+            scratch_root().parent if not scratch_root().exists() else scratch_root()
+        )
+        return Capacity(
+            slots=conf.host_slots(),
+            cpus=float(os.cpu_count() or 1),
+            mem_mb=pages // (1024 * 1024),
+            disk_mb=disk.free // (1024 * 1024),
+        )
+
+    def start(self, spec: LaunchSpec) -> LocalProcess:
+        user = run_user()
+        workdir = _scratch(spec.execution_id, user)
+        group = RunGroup.create(f"regatta-{spec.execution_id}")
+        unapplied = group.limit(
+            mem_mb=spec.mem_mb, cpus=spec.cpus, pids=env_int("EXECUTIONS_PIDS_MAX", 4096)
+        )
+        rlimit_mem = spec.mem_mb if "memory" in unapplied or "memory" in group.missing else None
+        env = _environment(spec.env, workdir, user)
+        try:
+            popen = subprocess.Popen(
+                ["bash", "-cex", spec.command],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=_child_setup(group, user, rlimit_mem),
+            )
+        except OSError as exc:
+            group.remove()
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise LaunchRefused(f"could not start bash: {exc}") from exc
+        return LocalProcess(popen, group, workdir, limits_missing=sorted(set(unapplied)))
+
+
+def _scratch(execution_id: str, user: pwd.struct_passwd | None) -> Path:
+    root = scratch_root()
+    root.mkdir(parents=True, exist_ok=True, mode=0o711)
+    workdir = root / execution_id
+    workdir.mkdir(mode=0o700, exist_ok=True)
+    if user is not None:
+        os.chown(workdir, user.pw_uid, user.pw_gid)
+    return workdir
+
+
+def _environment(
+    merged: list[tuple[str, str]], workdir: Path, user: pwd.struct_passwd | None
+) -> dict[str, str]:
+    env = {"PATH": BASE_PATH, "HOME": str(workdir), "LANG": "C.UTF-8", "TMPDIR": str(workdir)}
+    if user is not None:
+        env["USER"] = env["LOGNAME"] = user.pw_name
+    for name, value in merged:
+        # A NUL cannot cross exec; such a pair was refused at the API, never reaches here.
+        if name and "\0" not in name and "=" not in name and "\0" not in value:
+            env[name] = value
+    return env
+
+
+def _child_setup(group: RunGroup, user: pwd.struct_passwd | None, rlimit_mem: int | None):
+    def setup() -> None:
+        # Runs in the child between fork and exec, as root still: join the run's cgroups first
+        # (an unprivileged process could not), then drop to the run's user.
+        group.join()
+        if rlimit_mem:
+            limit = rlimit_mem * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+    return setup
+
+
+class LocalProcess:
+    def __init__(
+        self, popen: subprocess.Popen, group: RunGroup, workdir: Path, limits_missing: list[str]
+    ) -> None:
+        self.popen = popen
+        self.group = group
+        self.workdir = workdir
+        self.ref = {"pid": popen.pid, "pgid": popen.pid, "limits_missing": limits_missing}
+        self._killed_by_us = False
+
+    def lines(self) -> Iterator[bytes]:
+        assert self.popen.stdout is not None
+        stream = self.popen.stdout
+
+        def chunks() -> Iterator[bytes]:
+            while True:
+                data = stream.read1(READ_SIZE)
+                if not data:
+                    return
+                yield data
+
+        yield from split_lines(chunks(), max_line=conf.LOG_MAX_LINE_BYTES)
+        stream.close()
+
+    def finished(self) -> bool:
+        return self.popen.poll() is not None
+
+    def wait(self) -> Exit:
+        code = self.popen.wait()
+        # Whatever the command left behind in its group or cgroup goes with it.
+        self._signal_all(signal.SIGKILL)
+        oom = self.group.oom_killed()
+        usage = self.group.usage()
+        if code < 0:
+            sig = -code
+            return Exit(
+                exit_code=128 + sig,
+                oom=oom,
+                signal=sig,
+                usage=usage,
+                reason=_signal_reason(sig, oom),
+            )
+        return Exit(exit_code=code, oom=oom, usage=usage, reason="OOMKilled" if oom else "")
+
+    def terminate(self, *, grace: float) -> None:
+        self._signal_all(signal.SIGTERM)
+        timer = threading.Timer(grace, self._signal_all, args=(signal.SIGKILL,))
+        timer.daemon = True
+        timer.start()
+
+    def cleanup(self) -> None:
+        self._signal_all(signal.SIGKILL)
+        self.group.remove()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _signal_all(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)
+        self.group.kill_all(sig)
+
+
+def _signal_reason(sig: int, oom: bool) -> str:
+    if oom:
+        return "OOMKilled: the command exceeded its memory limit"
+    try:
+        return f"killed by {signal.Signals(sig).name}"
+    except ValueError:
+        return f"killed by signal {sig}"

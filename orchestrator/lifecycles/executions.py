@@ -1,0 +1,34 @@
+"""Execution canvases: one message per step of domain/executions/steps.py.
+
+    DispatchCluster ─► executions.dispatch            (domain: execution_dispatch)
+    LaunchExecution ─► executions.launch on the host's queue ─► supervisor (engines/supervisor.py)
+    StopExecution   ─► executions.stop on the host's queue ─► SIGUSR1 to the supervisor
+
+Nothing waits on these messages; a lost one is re-driven by `executions.reconcile` from the
+database (queued → dispatch, pending and never launched → launch again).
+"""
+
+from __future__ import annotations
+
+from domain.common.steps import step_handler
+from domain.executions import steps
+from orchestrator.celery import app
+
+
+@step_handler(steps.DispatchCluster)
+def dispatch(step: steps.DispatchCluster) -> None:
+    app.signature("executions.dispatch", args=(step.cluster,)).apply_async(ignore_result=True)
+
+
+@step_handler(steps.LaunchExecution)
+def launch(step: steps.LaunchExecution) -> None:
+    app.signature("executions.launch", args=(step.execution_id,)).apply_async(
+        queue=step.queue, ignore_result=True
+    )
+
+
+@step_handler(steps.StopExecution)
+def stop(step: steps.StopExecution) -> None:
+    app.signature("executions.stop", args=(step.execution_id,)).apply_async(
+        queue=step.queue, ignore_result=True
+    )

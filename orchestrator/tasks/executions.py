@@ -1,0 +1,100 @@
+"""Thin Celery adapters of the executions aggregate.
+
+Canvases: orchestrator/lifecycles/executions.py.
+
+`executions.launch` and `executions.stop` are declared on the `executions` queue and sent to
+the queue of the host that holds the slot (`executions.host.<name>`), which only that host's
+workers consume (orchestrator/engines/hosting.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from domain.executions import dispatch, launches, selectors, sweeps
+from domain.executions.models import ExecutionState, Outcome
+from orchestrator.engines import engine_named, is_host_engine, launch_spec
+from orchestrator.engines import hosting as _hosting  # noqa: F401 (worker signals)
+from orchestrator.engines.base import EngineUnavailable, LaunchRefused
+from orchestrator.engines.remote import remote_poll
+from orchestrator.engines.supervisor import supervisor_spawn
+from orchestrator.taskkit import TransientError, regatta_task
+
+logger = logging.getLogger(__name__)
+
+
+@regatta_task("executions.dispatch", queue="executions")
+def dispatch_cluster(self, cluster: str) -> int:
+    return dispatch.execution_dispatch(cluster=cluster)
+
+
+@regatta_task(
+    "executions.launch",
+    queue="executions",
+    autoretry_for=(TransientError,),
+    max_retries=5,
+)
+def launch(self, execution_id: str) -> str:
+    order = launches.execution_launch_begin(execution_id=execution_id)
+    if order is None:
+        return "already launched or no longer pending"
+    engine = engine_named(order.engine)
+    if is_host_engine(order.engine):
+        supervisor_spawn(order=order, engine=engine, spec_builder=launch_spec)
+        return "supervised"
+    try:
+        ref = engine.launch(launch_spec(order))
+    except LaunchRefused as exc:
+        launches.execution_end(
+            execution_id=execution_id,
+            outcome=Outcome.LAUNCH_FAILED,
+            exit_code=None,
+            reason=launches.launch_refused_reason(exc),
+        )
+        return "refused"
+    except EngineUnavailable:
+        # Unclaim, so the reconciler's re-sent launch may try again.
+        launches.execution_launch_retry(execution_id=execution_id)
+        raise
+    launches.execution_submitted(execution_id=execution_id, engine_ref=ref)
+    return "submitted"
+
+
+@regatta_task("executions.stop", queue="executions")
+def stop(self, execution_id: str) -> str:
+    """On the execution's host: wake its supervisor, which stops the command and ends it."""
+    execution = selectors.execution_get(execution_id=execution_id)
+    if execution.state == ExecutionState.ENDED:
+        return "ended already"
+    if not is_host_engine(execution.engine):
+        engine_named(execution.engine).stop(execution.engine_ref)
+        return "deleted"
+    pid = execution.engine_ref.get("supervisor_pid")
+    if pid:
+        try:
+            os.kill(int(pid), signal.SIGUSR1)
+        except ProcessLookupError:
+            return "supervisor gone (the heartbeat sweep ends it)"
+    return "signalled"
+
+
+@regatta_task("executions.sweep_lost", queue="executions")
+def sweep_lost(self) -> int:
+    return len(sweeps.sweep_lost())
+
+
+@regatta_task("executions.sweep_deadlines", queue="executions")
+def sweep_deadlines(self) -> int:
+    return len(sweeps.sweep_deadlines())
+
+
+@regatta_task("executions.reconcile", queue="executions")
+def reconcile(self) -> dict:
+    return sweeps.reconcile()
+
+
+@regatta_task("executions.poll_remote", queue="executions")
+def poll_remote(self) -> int:
+    return remote_poll()
