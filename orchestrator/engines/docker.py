@@ -74,11 +74,18 @@ def docker_client(options: dict) -> docker.DockerClient:
     """A fresh client (never one shared across the supervisor's fork). Raises
     EngineUnavailable when dockerd does not answer."""
     base_url = docker_host(options)
-    timeout = float(options.get("api_timeout") or DEFAULT_API_TIMEOUT)
+    timeout = _api_timeout(options)
     try:
         return docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
     except DockerException as exc:
         raise EngineUnavailable(f"dockerd at {base_url} does not answer: {exc}") from exc
+
+
+def _api_timeout(options: dict) -> float:
+    value = options.get("api_timeout", DEFAULT_API_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86400:
+        raise LaunchRefused(f"docker engine option api_timeout must be seconds, not {value!r}")
+    return float(value)
 
 
 class DockerEngine:
@@ -94,12 +101,11 @@ class DockerEngine:
             info = _unreachable_is_unavailable(client.info)
         finally:
             client.close()
-        slots = self.options.get("slots")
         return Capacity(
-            slots=int(slots) if slots else conf.host_slots(),
+            slots=_positive_int_option(self.options, "slots", conf.host_slots()),
             cpus=float(info.get("NCPU") or 0),
             mem_mb=int(info.get("MemTotal") or 0) // MIB,
-            disk_mb=_free_mb(info.get("DockerRootDir") or ""),
+            disk_mb=_free_mb(self.options, info.get("DockerRootDir") or ""),
         )
 
     def start(self, spec: LaunchSpec) -> DockerProcess:
@@ -114,8 +120,10 @@ class DockerEngine:
         return DockerProcess(client, container)
 
 
-def _free_mb(path: str) -> int:
+def _free_mb(options: dict, path: str) -> int:
     # Only meaningful when dockerd runs on this host (a unix socket): 0 says "unknown".
+    if not docker_host(options).startswith("unix://"):
+        return 0
     try:
         return shutil.disk_usage(path).free // MIB
     except OSError:

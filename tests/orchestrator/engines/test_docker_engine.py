@@ -272,6 +272,8 @@ def test_it_offers_the_daemons_cpus_and_memory_and_the_configured_slots(
     assert capacity.cpus == float(info["NCPU"])
     assert capacity.mem_mb == info["MemTotal"] // MIB
     assert DockerEngine({"slots": 5}).capacity().slots == 5
+    with pytest.raises(LaunchRefused, match="slots"):
+        DockerEngine({"slots": "many"}).capacity()
 
 
 def test_it_says_the_engine_is_unavailable_when_dockerd_does_not_answer(spec_for):
@@ -294,6 +296,8 @@ def test_it_says_the_engine_is_unavailable_when_dockerd_does_not_answer(spec_for
         ({"options": {**BUSYBOX, "pids_limit": 10**30}}, "pids_limit is out of range"),
         ({"options": {**BUSYBOX, "pids_limit": 2.5}}, "pids_limit must be a whole number"),
         ({"options": {**BUSYBOX, "user": "nosuchuser"}}, "unable to find user"),
+        ({"options": {**BUSYBOX, "api_timeout": "soon"}}, "api_timeout must be seconds"),
+        ({"options": {**BUSYBOX, "api_timeout": -5}}, "api_timeout must be seconds"),
         ({"options": {**BUSYBOX, "network_mode": "nosuchnet"}}, "nosuchnet"),
         ({"mem_mb": 1}, "memory limit"),
         ({"mem_mb": 10**13}, "memory limit"),
