@@ -81,7 +81,7 @@ def _failure_exit(job: Any, pod: Any | None, container: Any | None, condition: A
     if condition is not None and condition.reason == "DeadlineExceeded":
         seconds = job.spec.active_deadline_seconds if job.spec else None
         reason = f"JobRun exceeded specified timeout of {seconds} seconds (DeadlineExceeded)"
-        return Exit(exit_code=exit_code, reason=reason)
+        return Exit(exit_code=exit_code, reason=reason, timed_out=True)
     if terminated is not None and terminated.reason == "OOMKilled":
         reason = "OOMKilled: the command exceeded its memory limit"
         return Exit(exit_code=exit_code, oom=True, signal=terminated.signal, reason=reason)
