@@ -45,6 +45,8 @@ class Exit:
     signal: int | None = None
     reason: str = ""
     usage: dict = field(default_factory=dict)  # {"max_mem_mb": …, "cpu_seconds": …}
+    # The engine itself ended it at its deadline (a Kubernetes Job's activeDeadlineSeconds).
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
