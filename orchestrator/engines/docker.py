@@ -311,7 +311,7 @@ class DockerProcess:
             consumed += len(chunk)
             yield chunk
         # dockerd 20.10's json-file follower can stop before the last lines of a container that
-        # exits quickly (`seq 1 10000` lost a quarter of them). What it sent is always a prefix
+        # exits quickly (`seq 1 10000` lost thousands). What it sent is always a prefix
         # of the log: once the container has ended, read the log again and keep what follows.
         self.container.wait(timeout=None)
         yield from _skip(self._logs(follow=False), consumed)
