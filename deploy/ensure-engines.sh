@@ -48,6 +48,9 @@ start_dockerd() {
     fail "docker at DOCKER_HOST=$DOCKER_HOST does not answer (it is not ours to start): $(as_root docker info 2>&1 | tail -n 3)"
   fi
   as_root mkdir -p "$STATE_DIR"
+  # The log is kept across starts: on failure, show only what this start wrote.
+  local log_start
+  log_start=$(as_root stat -c %s "$DOCKERD_LOG" 2>/dev/null || echo 0)
   if ! dockerd_running; then
     say "starting dockerd (log: $DOCKERD_LOG)"
     # setsid + nohup: the daemon leaves this shell's session and process group, so it outlives
@@ -61,7 +64,7 @@ start_dockerd() {
     sleep 0.5
   done
   echo "ensure-engines: dockerd did not come up; the end of $DOCKERD_LOG:" >&2
-  as_root tail -n 20 "$DOCKERD_LOG" >&2 || true
+  as_root tail -c +"$((log_start + 1))" "$DOCKERD_LOG" | tail -n 20 >&2 || true
   exit 1
 }
 
