@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ninja import Schema
+from pydantic import BaseModel
 
 from domain.common.errors import InvalidInput
 
 
-def given_fields(payload: Schema, *, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
+def given_fields(payload: BaseModel, *, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The fields the caller sent, refusing any the body does not take (the original's message
     names the valid ones) and a null for any field not in `nullable`."""
     unknown = sorted(payload.model_extra or {})

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, WithJsonSchema
 from pydantic.json_schema import SkipJsonSchema
 
 from domain.jobs.job_types import DOCKER_IMAGE_MAX, MAX_SCHEDULED_MAX
@@ -61,9 +61,10 @@ Text = Annotated[StrictStr, Field(max_length=5000)]
 Url = Annotated[StrictStr, Field(max_length=2048)]
 
 
-class Strict(Schema):
+class Strict(BaseModel):
     """A body whose unknown fields are refused with the original's message (the view checks
-    `model_extra`); the document says no other field is taken."""
+    `model_extra`); the document says no other field is taken. A plain pydantic model: ninja's
+    Schema reads its input through a wrapper that hides the extra fields."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
