@@ -38,7 +38,10 @@ def order_param(fields: frozenset[str]) -> Any:
     param = Query(None, description="Repeat to sort by several fields; `-name` reverses.")
     param.json_schema_extra = {
         **(param.json_schema_extra or {}),
-        "items": {"type": "string", "enum": choices},
+        "anyOf": [
+            {"type": "array", "items": {"type": "string", "enum": choices}},
+            {"type": "null"},
+        ],
     }
     return param
 
@@ -51,7 +54,7 @@ def order_fields(order: list[str] | None, allowed: frozenset[str]) -> list[str]:
 
 
 def parse_time(value: str | None, *, name: str) -> datetime | None:
-    if value in (None, ""):
+    if value is None:
         return None
     duration = _DURATION.match(value)
     if duration:

@@ -194,7 +194,8 @@ class RevisionDetailsOut(RevisionOut):
 # --- workspaces -----------------------------------------------------------------------------------
 
 WorkspaceName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,50}$")]
-Title = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+# A workspace is named after its title: it needs a letter, a digit or `_` to be named by.
+Title = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern="[A-Za-z0-9_]")]
 
 
 class WorkspaceIn(Schema):

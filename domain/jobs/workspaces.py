@@ -51,7 +51,10 @@ def workspace_config_parse(document: Any) -> tuple[dict[str, Any], dict[str, str
 
 
 def _is_http_url(value: str) -> bool:
-    parsed = urlparse(value)
+    try:
+        parsed = urlparse(value)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
