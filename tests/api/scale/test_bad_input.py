@@ -114,7 +114,7 @@ WORKSPACE_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"title": "T"}, "configuration"),
     ({"title": 5, "configuration": HOST}, "title"),
     ({"title": "", "configuration": HOST}, "title"),
-    ({"title": "!!!", "configuration": HOST}, "title must contain"),
+    ({"title": "!!!", "configuration": HOST}, "title"),
     ({"title": "T", "configuration": "host"}, "configuration"),
     ({"title": "T", "configuration": {"broker": {"type": "nfs"}}}, "INVALID_CONFIGURATION"),
     ({"title": "T", "name": "has space", "configuration": HOST}, "name"),
