@@ -124,6 +124,14 @@ beat_schedule.update(
     }
 )
 
+# --- runs (Flotilla, docs/flotilla.md) --------------------------------------------------------
+from domain.runs import conf as _runs  # noqa: E402
+
+beat_schedule["runs.retry_sweep"] = {
+    "task": "runs.retry_sweep",
+    "schedule": _runs.RETRY_SWEEP_INTERVAL,
+}
+
 # REGATTA_BEAT_ONLY narrows what this beat runs (entry names or "family." prefixes): a test's beat
 # runs only the sweeps it observes, so it cannot act on other tests' rows in a shared database.
 beat_schedule = config.beat_entries_only(beat_schedule, env_str("REGATTA_BEAT_ONLY"))
