@@ -26,7 +26,6 @@ from domain.executions.steps import LaunchExecution
 # Queued executions examined per host per dispatch: enough to fill any host's free slots past
 # executions that do not fit, bounded so one dispatch stays one short transaction.
 SCAN_LIMIT = 500
-REMOTE_HOST = "remote"
 
 
 @dataclass
@@ -137,7 +136,7 @@ def _dispatch_remote(cluster: str) -> int:
                 execution_id=execution_id,
                 target=ExecutionState.PENDING,
                 allowed_from=[ExecutionState.QUEUED],
-                updates={"host": REMOTE_HOST, "pending_at": timezone.now()},
+                updates={"host": conf.REMOTE_HOST, "pending_at": timezone.now()},
                 reason="submitted to the cluster's scheduler",
             )
             if result.applied:

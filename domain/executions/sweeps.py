@@ -83,6 +83,5 @@ def reconcile(*, launch_timeout: float | None = None) -> dict[str, int]:
         ).values_list("id", "host")[:SWEEP_LIMIT]
     )
     for execution_id, host in stranded:
-        queue = conf.REMOTE_QUEUE if host == "remote" else conf.host_queue(host)
-        step_after_commit(LaunchExecution(execution_id=execution_id, queue=queue))
+        step_after_commit(LaunchExecution(execution_id=execution_id, queue=conf.launch_queue(host)))
     return {"clusters": len(clusters), "relaunched": len(stranded)}
