@@ -81,18 +81,18 @@ def stop(self, execution_id: str) -> str:
 
 
 @regatta_task("executions.sweep_lost", queue="executions")
-def sweep_lost(self) -> int:
-    return len(sweeps.sweep_lost())
+def sweep_lost(self, timeout: float | None = None, host_timeout: float | None = None) -> int:
+    return len(sweeps.sweep_lost(timeout=timeout, host_timeout=host_timeout))
 
 
 @regatta_task("executions.sweep_deadlines", queue="executions")
-def sweep_deadlines(self) -> int:
-    return len(sweeps.sweep_deadlines())
+def sweep_deadlines(self, grace: float | None = None) -> int:
+    return len(sweeps.sweep_deadlines(grace=grace))
 
 
 @regatta_task("executions.reconcile", queue="executions")
-def reconcile(self) -> dict:
-    return sweeps.reconcile()
+def reconcile(self, launch_timeout: float | None = None) -> dict:
+    return sweeps.reconcile(launch_timeout=launch_timeout)
 
 
 @regatta_task("executions.poll_remote", queue="executions")
