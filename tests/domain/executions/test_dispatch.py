@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from domain.executions import conf
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.launches import execution_end
-from domain.executions.models import Execution, ExecutionState, Outcome
+from domain.executions.models import Execution, ExecutionState, Host, Outcome
 from domain.executions.steps import LaunchExecution
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +105,75 @@ def test_an_unknown_cluster_dispatches_nothing(make_host, make_execution):
     make_execution()
     assert execution_dispatch(cluster="no-such-cluster") == 0
     assert Execution.objects.filter(state=ExecutionState.PENDING).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatch_meeting_another_on_the_same_host_waits_instead_of_skipping(
+    make_host, make_execution
+):
+    # Dispatcher one holds host-a's lock and has read the queue already; Bob's execution is
+    # committed after that read. Dispatcher two, sent for Bob's execution, must not skip the
+    # busy host: it would leave Bob queued beside a free slot.
+    from django.db import connection, transaction
+
+    make_host(slots=2)
+    holding, release = threading.Event(), threading.Event()
+
+    def dispatcher_one() -> None:
+        try:
+            with transaction.atomic():
+                Host.objects.select_for_update().get(pk="host-a")
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def dispatcher_two(results: list[int]) -> None:
+        try:
+            results.append(execution_dispatch(cluster=bob.cluster))
+        finally:
+            connection.close()
+
+    one = threading.Thread(target=dispatcher_one)
+    one.start()
+    assert holding.wait(30)
+    bob = make_execution("echo bob")
+    results: list[int] = []
+    two = threading.Thread(target=dispatcher_two, args=(results,))
+    two.start()
+    # Let dispatcher one go only once two has either given up or is waiting for the lock.
+    wait_until(lambda: not two.is_alive() or _waiting_for_a_lock(), message="dispatcher two")
+    release.set()
+    one.join(30)
+    two.join(30)
+
+    assert results == [1]
+    assert _states(bob) == [("PENDING", "host-a")]
+
+
+def _waiting_for_a_lock() -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_dispatcher_that_does_not_know_the_cluster_goes_by_the_hosts(make_host, make_execution):
+    # The web knows a new cluster; this worker's settings do not yet (a rolling deploy).
+    from domain.executions import conf
+
+    make_host(slots=1)
+    execution = make_execution()
+    conf.clusters.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.delenv("EXECUTIONS_CLUSTERS", raising=False)
+            assert execution.cluster not in conf.clusters()
+            assert execution_dispatch(cluster=execution.cluster) == 1
+    finally:
+        conf.clusters.cache_clear()
+    assert _states(execution) == [("PENDING", "host-a")]
