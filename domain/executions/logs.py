@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from domain.executions.models import Execution, LogChunk
@@ -17,18 +17,29 @@ def execution_log_append(*, execution_id: str, first_line: int, lines: list[str]
     """Store `lines` as lines first_line… of the execution's output and return the next line
     number. Lines are counted by their "\\n" (one is added to an unfinished last line), so the
     numbers always match what the pages return. The supervisor numbers its lines itself; a chunk
-    stored twice (a retried write) is refused by the unique constraint rather than doubled."""
+    written twice (a retried write) is stored once: the second finds the first."""
     text = storable("".join(lines))
     if not text:
         return first_line
     if not text.endswith("\n"):
         text += "\n"
     count = text.count("\n")
-    with transaction.atomic():
-        LogChunk.objects.create(
-            execution_id=execution_id, first_line=first_line, line_count=count, text=text
+    try:
+        with transaction.atomic():
+            LogChunk.objects.create(
+                execution_id=execution_id, first_line=first_line, line_count=count, text=text
+            )
+            Execution.objects.filter(pk=execution_id).update(log_lines=F("log_lines") + count)
+    except IntegrityError:
+        # A retried write whose first answer was lost: those lines are stored already.
+        stored = (
+            LogChunk.objects.filter(execution_id=execution_id, first_line=first_line)
+            .values_list("line_count", flat=True)
+            .first()
         )
-        Execution.objects.filter(pk=execution_id).update(log_lines=F("log_lines") + count)
+        if stored is None:
+            raise
+        return first_line + stored
     return first_line + count
 
 

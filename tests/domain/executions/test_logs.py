@@ -130,3 +130,12 @@ def test_lines_are_counted_by_their_newlines(execution):
     assert after == 3
     assert execution_log_page(execution_id=execution.id, after_line=1) == ("two\nthree\n", 3)
     assert Execution.objects.get(pk=execution.id).log_lines == 3
+
+
+def test_a_retried_write_is_stored_once(execution):
+    first = execution_log_append(execution_id=execution.id, first_line=0, lines=["a\n", "b\n"])
+    again = execution_log_append(execution_id=execution.id, first_line=0, lines=["a\n", "b\n"])
+
+    assert first == again == 2
+    assert "".join(execution_log_iter(execution_id=execution.id)) == "a\nb\n"
+    assert Execution.objects.get(pk=execution.id).log_lines == 2
