@@ -143,7 +143,8 @@ def process_alive(pid: int) -> bool:
 
 
 def pids_with_argument(marker: str) -> list[int]:
-    """Processes (zombies excluded) whose command line contains `marker`."""
+    """Processes (zombies excluded) that have `marker` as one of their arguments, exactly (a
+    shell whose script merely mentions it does not count)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -152,7 +153,7 @@ def pids_with_argument(marker: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(marker.encode() in arg for arg in argv) and process_alive(int(entry.name)):
+        if marker.encode() in argv[1:] and process_alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
