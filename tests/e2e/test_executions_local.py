@@ -29,18 +29,11 @@ from tests.support.processes import wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(scope="module")
-def module_host(local_hosts):
-    host = local_hosts(slots=4)
-    host.start()
-    return host
-
-
 @pytest.fixture
-def alice_host(module_host):
-    module_host.wait_registered()
-    yield module_host
-    module_host.settle()
+def alice_host(shared_local_host):
+    shared_local_host.wait_registered()
+    yield shared_local_host
+    shared_local_host.settle()
 
 
 def _marker() -> str:
@@ -76,15 +69,6 @@ def test_it_runs_echo_and_keeps_its_traced_output(alice_host):
     assert done.started_at <= done.finished_at
 
 
-def test_later_names_win_in_the_environment(alice_host):
-    done = alice_host.run(
-        'echo "$GREETING $COLOR $LANG"',
-        env=[("GREETING", "definition"), ("COLOR", "blue"), ("GREETING", "run"), ("LANG", "C")],
-    )
-    assert done.exit_code == 0
-    assert log_text(done.id).splitlines()[-1] == "run blue C"
-
-
 def test_a_failing_line_ends_the_run_with_its_exit_code(alice_host):
     done = alice_host.run("echo before; (exit 7); echo never")
     assert (done.outcome, done.exit_code) == (Outcome.EXITED, 7)
@@ -93,20 +77,33 @@ def test_a_failing_line_ends_the_run_with_its_exit_code(alice_host):
     assert alice_host.run("false; echo never").exit_code == 1
 
 
-def test_it_runs_as_nobody_in_a_scratch_directory_removed_afterwards(alice_host):
-    done = alice_host.run('id -un; pwd; test "$HOME" = "$PWD"; touch made-here; ls')
+def test_a_command_sees_only_its_own_environment_as_nobody_in_a_scratch_directory(alice_host):
+    done = alice_host.run(
+        'echo "$GREETING $COLOR $LANG"; id -un; pwd; test "$HOME" = "$PWD"; touch made-here; ls;'
+        " env | cut -d= -f1 | sort | tr '\\n' ' '",
+        # Definition env, then run env, by name: later names win.
+        env=[("GREETING", "definition"), ("COLOR", "blue"), ("GREETING", "run"), ("LANG", "C")],
+    )
+
     assert done.exit_code == 0
     output = [line for line in log_text(done.id).splitlines() if not line.startswith("+")]
     scratch = alice_host.scratch / done.id
-    assert output == ["nobody", str(scratch), "made-here"]
+    assert output[:4] == ["run blue C", "nobody", str(scratch), "made-here"]
+    # None of the worker's own environment (its database URL above all) reaches the command.
+    names = set(output[4].split())
+    shell = {"PWD", "SHLVL", "_"}  # what bash itself exports
+    assert names - shell == {
+        "COLOR",
+        "GREETING",
+        "HOME",
+        "LANG",
+        "LOGNAME",
+        "PATH",
+        "TMPDIR",
+        "USER",
+    }
+    assert "DATABASE_URL" in alice_host.env
     wait_until(lambda: not scratch.exists(), message="the scratch directory removed")
-
-
-def test_the_workers_own_environment_is_not_visible(alice_host):
-    done = alice_host.run("env | cut -d= -f1 | sort")
-    names = {line for line in log_text(done.id).splitlines() if not line.startswith("+")}
-    assert names <= {"PATH", "HOME", "LANG", "TMPDIR", "USER", "LOGNAME", "PWD", "SHLVL", "_"}
-    assert "DATABASE_URL" in alice_host.env and "DATABASE_URL" not in names
 
 
 def test_the_deadline_stops_a_long_command(alice_host):
@@ -190,14 +187,15 @@ def test_a_hundred_thousand_lines_page_back_exactly_with_a_flat_supervisor(alice
 
 
 def test_nothing_is_left_behind(alice_host):
-    # After runs that exited, were stopped, timed out and were OOM-killed (the tests above,
-    # and these two), no supervisor, cgroup or zombie of this host remains.
+    # After runs that exited, were stopped, timed out and were OOM-killed (the tests above when
+    # they ran, and these two), no supervisor, cgroup or zombie of this host remains.
     ran = [alice_host.run("echo bye"), alice_host.run("sleep 0.1 & exit 3")]
     supervisors = [
         e.engine_ref["supervisor_pid"] for e in Execution.objects.filter(pk__in=[r.id for r in ran])
     ]
     wait_until(lambda: not any(process_alive(pid) for pid in supervisors), message="exits")
-    wait_until(lambda: run_cgroup_dirs() == [], message="no regatta-* cgroup left")
+    created = alice_host.created
+    wait_until(lambda: run_cgroup_dirs(created) == [], message="no cgroup of ours left")
     worker = alice_host.procs[0].popen.pid
     ours = {worker, *supervisors}
     wait_until(lambda: not [z for z in zombies() if z[1] in ours], message="no zombie of ours left")

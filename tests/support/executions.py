@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
+
 from domain.executions import conf
 from domain.executions.models import Execution, ExecutionEvent, ExecutionState
 from domain.executions.owners import owner_hook
@@ -50,20 +52,15 @@ def unique_name(prefix: str) -> str:
 @contextmanager
 def clusters_known(*names: str, engine: str = "local") -> Iterator[None]:
     """The test process knows `names` as clusters of `engine` (beside whatever it knew) while
-    inside, as the web process of a deployment would."""
-    before = os.environ.get("EXECUTIONS_CLUSTERS")
-    known = dict(conf.clusters())
-    known.update({name: {"engine": engine} for name in names})
-    os.environ["EXECUTIONS_CLUSTERS"] = json.dumps(known)
-    conf.clusters.cache_clear()
+    inside, as the web process of a deployment would. Its environment is left alone, so no
+    worker started meanwhile (the session's) takes these clusters for its own."""
+    original = conf.clusters
+    known = {**original(), **{name: {"engine": engine} for name in names}}
+    conf.clusters = lambda: known
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("EXECUTIONS_CLUSTERS", None)
-        else:
-            os.environ["EXECUTIONS_CLUSTERS"] = before
-        conf.clusters.cache_clear()
+        conf.clusters = original
 
 
 def host_env(base: dict[str, str], *, host: str, cluster: str, slots: int, **extra: str) -> dict:
@@ -92,6 +89,14 @@ def kill_process_group(proc: Proc) -> None:
     """SIGKILL the worker's whole process group (main process and pool children) at once."""
     os.killpg(proc.popen.pid, signal.SIGKILL)
     proc.popen.wait()
+
+
+def broker_idle(broker: redis.Redis, queues: tuple[str, ...]) -> bool:
+    """No message waits on `queues` and none is being worked on (kombu keeps a queue's messages
+    in a list named after it, one more per priority step, and the ones a worker holds in the
+    `unacked` hash until they are done)."""
+    lists = [key for q in queues for key in (q, *broker.scan_iter(match=q + "\x06\x16*"))]
+    return not sum(broker.llen(key) for key in lists) and not broker.hlen("unacked")
 
 
 def wait_ended(execution_id: str, timeout: float = 30.0) -> Execution:
@@ -175,9 +180,15 @@ def zombies() -> list[tuple[int, int, str]]:
     return found
 
 
-def run_cgroup_dirs() -> list[Path]:
-    """Every per-execution cgroup directory (`regatta-<id>`) under any v1 controller."""
-    return [path for path in Path("/sys/fs/cgroup").glob("*/**/regatta-*") if path.is_dir()]
+def run_cgroup_dirs(execution_ids: list[str]) -> list[Path]:
+    """The per-execution cgroup directories (`regatta-<id>`) of these executions left under
+    any v1 controller (other services on the machine may have their own)."""
+    wanted = {f"regatta-{execution_id}" for execution_id in execution_ids}
+    return [
+        path
+        for path in Path("/sys/fs/cgroup").glob("*/**/regatta-*")
+        if path.name in wanted and path.is_dir()
+    ]
 
 
 def create_many(*, cluster: str, commands: list[str], deadline_seconds: int = 600) -> list[str]:
@@ -196,3 +207,13 @@ def create_many(*, cluster: str, commands: list[str], deadline_seconds: int = 60
         ).id
         for i, command in enumerate(commands)
     ]
+
+
+def create_and_dispatch(*, cluster: str, commands: list[str]) -> list[str]:
+    """`create_many`, then hand them to the cluster's hosts at once (in the child process, so
+    the launch messages go to the child's broker)."""
+    from domain.executions.dispatch import execution_dispatch
+
+    ids = create_many(cluster=cluster, commands=commands)
+    execution_dispatch(cluster=cluster)
+    return ids
