@@ -147,6 +147,9 @@ class Supervisor:
         self.wake = threading.Event()
         self.shutdown = threading.Event()
         self.next_line = 0
+        # Decoded lines not written yet, and their size.
+        self.pending: list[str] = []
+        self.pending_bytes = 0
         self.ending: Ending | None = None
         self.leftovers_killed = False
 
@@ -183,25 +186,23 @@ class Supervisor:
         deadline = started + self.order.deadline_seconds
         # The first loop checks for a stop at once: one may have been asked while it was PENDING.
         next_beat = started
-        pending: list[str] = []
-        size = 0
         flush_at = started + conf.LOG_FLUSH_INTERVAL
         exited_at: float | None = None
-        while True:
-            lines, eof = self.buffer.take(max(0.0, min(flush_at, next_beat) - time.monotonic()))
-            for line in lines:
-                pending.append(line.decode("utf-8", "replace"))
-                size += len(line)
-                if len(pending) >= conf.LOG_CHUNK_LINES or size >= conf.LOG_CHUNK_BYTES:
-                    self._flush(pending)
-                    pending, size = [], 0
+        output_open = True
+        while output_open or not _finished(process):
+            timeout = max(0.0, min(flush_at, next_beat) - time.monotonic())
+            if output_open:
+                lines, closed = self.buffer.take(timeout)
+                self._collect(lines)
+                output_open = not closed
+            else:
+                # The command closed its output but runs on: keep heartbeating and watching
+                # for a stop and the deadline until it ends.
+                self.wake.wait(timeout)
             now = time.monotonic()
             if now >= flush_at:
-                self._flush(pending)
-                pending, size = [], 0
+                self._flush()
                 flush_at = now + conf.LOG_FLUSH_INTERVAL
-            if eof:
-                break
             if now >= next_beat or self.wake.is_set():
                 self.wake.clear()
                 next_beat = now + conf.HEARTBEAT_INTERVAL
@@ -212,10 +213,21 @@ class Supervisor:
                 seconds = self.order.deadline_seconds
                 reason = f"JobRun exceeded specified timeout of {seconds} seconds"
                 self._stop(process, Outcome.TIMED_OUT, reason)
-            exited_at = self._kill_leftovers(process, exited_at, now)
-        self._flush(pending)
+            if output_open:
+                exited_at = self._kill_leftovers(process, exited_at, now)
+        self._flush()
         reader.join()
         return process.wait()
+
+    def _collect(self, lines: list[bytes]) -> None:
+        for line in lines:
+            self.pending.append(line.decode("utf-8", "replace"))
+            self.pending_bytes += len(line)
+            if (
+                len(self.pending) >= conf.LOG_CHUNK_LINES
+                or self.pending_bytes >= conf.LOG_CHUNK_BYTES
+            ):
+                self._flush()
 
     def _read(self, process: Process) -> None:
         try:
@@ -224,14 +236,15 @@ class Supervisor:
         finally:
             self.buffer.close()
 
-    def _flush(self, lines: list[str]) -> None:
-        if lines:
+    def _flush(self) -> None:
+        if self.pending:
             self.next_line = self._db(
                 execution_log_append,
                 execution_id=self.order.execution_id,
                 first_line=self.next_line,
-                lines=lines,
+                lines=self.pending,
             )
+            self.pending, self.pending_bytes = [], 0
 
     def _check_stop(self, process: Process) -> None:
         if self.ending is not None:
@@ -248,8 +261,7 @@ class Supervisor:
         self, process: Process, exited_at: float | None, now: float
     ) -> float | None:
         # The main process is gone but something it started keeps the output open.
-        finished = getattr(process, "finished", None)
-        if finished is None or not finished():
+        if getattr(process, "finished", None) is None or not _finished(process):
             return exited_at
         if exited_at is None:
             return now
@@ -292,3 +304,10 @@ class Supervisor:
                 connections.close_all()
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
+
+
+def _finished(process: Process) -> bool:
+    """Whether the command's main process has exited; an engine that cannot tell (its output
+    closing is the end) counts as finished."""
+    finished = getattr(process, "finished", None)
+    return finished is None or finished()

@@ -135,6 +135,19 @@ def test_a_stop_kills_the_whole_group_even_a_child_that_ignores_sigterm(alice_ho
     assert pids_with_argument(stubborn) == []
 
 
+def test_a_command_that_closed_its_output_is_still_supervised(alice_host):
+    marker = _marker()
+    execution = alice_host.create(f"echo going quiet; exec >/dev/null 2>&1; sleep {marker}")
+    wait_until(lambda: pids_with_argument(marker), message="the quiet command running")
+
+    execution_stop(execution_id=execution.id, reason="stop the quiet one")
+
+    done = wait_ended(execution.id)
+    assert (done.outcome, done.exit_reason) == (Outcome.STOPPED, "stop the quiet one")
+    assert log_text(done.id).startswith("+ echo going quiet\ngoing quiet\n")
+    assert pids_with_argument(marker) == []
+
+
 def test_a_command_over_its_memory_limit_ends_oom(alice_host):
     done = alice_host.run(
         "python3 -c \"x = b'a' * (300 * 1024 * 1024); print('survived')\"",
