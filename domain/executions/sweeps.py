@@ -17,7 +17,7 @@ from domain.common.steps import step_after_commit
 from domain.executions import conf
 from domain.executions.launches import execution_end
 from domain.executions.models import ACTIVE_STATES, Execution, ExecutionState, Host, Outcome
-from domain.executions.steps import DispatchCluster, LaunchExecution
+from domain.executions.steps import DispatchCluster, LaunchExecution, StopExecution
 
 SWEEP_LIMIT = 500
 
@@ -37,10 +37,11 @@ def sweep_lost(*, timeout: float | None = None, host_timeout: float | None = Non
     lost = list(
         Execution.objects.filter(engine__in=conf.HOST_ENGINES, state__in=ACTIVE_STATES)
         .filter(silent | (Q(state=ExecutionState.PENDING) & unlaunched))
-        .values_list("id", "launch_started_at")[:SWEEP_LIMIT]
+        .values_list("id", "launch_started_at", "host")[:SWEEP_LIMIT]
     )
     ended = []
-    for execution_id, launched in lost:
+    for execution_id, launched, host in lost:
+        queue = conf.launch_queue(host)
         reason = (
             f"worker lost: no heartbeat for {timeout:g} seconds"
             if launched
@@ -50,6 +51,9 @@ def sweep_lost(*, timeout: float | None = None, host_timeout: float | None = Non
             execution_id=execution_id, outcome=Outcome.LOST, exit_code=None, reason=reason
         ):
             ended.append(execution_id)
+            # Its host kills whatever is left of it, so that a retry by its owner never runs
+            # beside it.
+            step_after_commit(StopExecution(execution_id=execution_id, queue=queue))
     return ended
 
 

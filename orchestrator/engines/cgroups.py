@@ -58,6 +58,17 @@ class RunGroup:
             group.dirs[controller] = path
         return group
 
+    @classmethod
+    def existing(cls, name: str) -> RunGroup:
+        """The groups called `name` that exist still (a run whose supervisor died)."""
+        group = cls(name=name)
+        own = _own_paths()
+        for controller in CONTROLLERS:
+            path = ROOT / controller / own.get(controller, "/").lstrip("/") / name
+            if controller in own and path.is_dir():
+                group.dirs[controller] = path
+        return group
+
     def limit(self, *, mem_mb: int | None, cpus: float | None, pids: int | None) -> list[str]:
         """Apply the limits it can; returns the ones it could not."""
         failed = []

@@ -96,6 +96,13 @@ class LocalEngine:
             raise LaunchRefused(f"could not start bash: {exc}") from exc
         return LocalProcess(popen, group, workdir, limits_missing=sorted(set(unapplied)))
 
+    def reap(self, execution_id: str) -> None:
+        """Kill and remove whatever is left of an execution whose supervisor is gone: the
+        processes of its cgroups (those the supervisor's death did not take along) and its
+        scratch directory. Harmless for one that was cleaned up already."""
+        RunGroup.existing(f"regatta-{execution_id}").remove()
+        shutil.rmtree(scratch_root() / execution_id, ignore_errors=True)
+
 
 def _scratch(execution_id: str, user: pwd.struct_passwd | None) -> Path:
     root = scratch_root()

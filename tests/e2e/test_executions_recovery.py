@@ -103,7 +103,9 @@ def _supervisor(execution_id: str) -> int:
 
 def test_a_supervisor_killed_outright_ends_its_execution_lost(bob_host, beat):
     marker = "600.271828"
-    (execution_id,) = _create(bob_host, [f"sleep {marker}"])
+    # In a pipeline, so bash forks the sleep instead of becoming it: the supervisor's death
+    # takes bash along, and the host's reaping the rest of the run's cgroup.
+    (execution_id,) = _create(bob_host, [f"sleep {marker} | cat"])
     wait_state(execution_id, ExecutionState.RUNNING)
     wait_until(lambda: pids_with_argument(marker), message="the command running")
     beat("executions.sweep_lost", EXECUTIONS_SWEEP_INTERVAL="0.5")

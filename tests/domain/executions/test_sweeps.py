@@ -11,7 +11,7 @@ from domain.executions import conf
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.launches import execution_launch_begin, execution_mark_running
 from domain.executions.models import Execution, ExecutionState, Host, Outcome
-from domain.executions.steps import DispatchCluster, LaunchExecution
+from domain.executions.steps import DispatchCluster, LaunchExecution, StopExecution
 from domain.executions.sweeps import reconcile, sweep_deadlines, sweep_lost
 from tests.support.executions import clusters_known
 
@@ -29,7 +29,7 @@ def _age(execution: Execution, **fields_seconds_ago: float) -> None:
 
 
 def _pending(make_host, make_execution, n: int = 1, **kwargs) -> list[Execution]:
-    if not Host.objects.exists():
+    if not Host.objects.filter(name__in=["host-a", "host-b"]).exists():
         make_host(slots=n)
     executions = [make_execution(**kwargs) for _ in range(n)]
     execution_dispatch(cluster=executions[0].cluster)
@@ -57,7 +57,11 @@ def test_a_silent_supervisor_ends_its_execution_lost(make_host, make_execution, 
     assert (_row(silent).state, _row(silent).outcome) == (ExecutionState.ENDED, Outcome.LOST)
     assert _row(silent).exit_reason == "worker lost: no heartbeat for 10 seconds"
     assert _row(alive).state == ExecutionState.RUNNING
-    assert steps == [DispatchCluster(cluster=silent.cluster)]
+    # The slot goes to the next in line, and the host kills whatever is left of the command.
+    assert steps == [
+        DispatchCluster(cluster=silent.cluster),
+        StopExecution(execution_id=silent.id, queue=conf.host_queue("host-a")),
+    ]
     assert sweep_lost(timeout=10) == []
 
 
