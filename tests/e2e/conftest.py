@@ -122,7 +122,7 @@ def local_host(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shared_local_host(test_database_url, log_dir) -> Iterator[LocalHost]:
     """One host with four slots and a running worker, for every module that only runs commands
     (a worker's start is the slowest part of these tests)."""

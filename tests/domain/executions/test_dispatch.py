@@ -162,16 +162,17 @@ def _waiting_for_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def test_a_dispatcher_that_does_not_know_the_cluster_goes_by_the_hosts(
-    make_host, make_execution, monkeypatch
-):
+def test_a_dispatcher_that_does_not_know_the_cluster_goes_by_the_hosts(make_host, make_execution):
     # The web knows a new cluster; this worker's settings do not yet (a rolling deploy).
     from domain.executions import conf
 
     make_host(slots=1)
     execution = make_execution()
-    monkeypatch.setattr(conf, "clusters", lambda: dict(conf.DEFAULT_CLUSTERS))
-
-    assert execution.cluster not in conf.clusters()
-    assert execution_dispatch(cluster=execution.cluster) == 1
+    knows_the_cluster = conf.clusters
+    conf.clusters = lambda: dict(conf.DEFAULT_CLUSTERS)
+    try:
+        assert execution.cluster not in conf.clusters()
+        assert execution_dispatch(cluster=execution.cluster) == 1
+    finally:
+        conf.clusters = knows_the_cluster
     assert _states(execution) == [("PENDING", "host-a")]
