@@ -44,8 +44,8 @@ class LocalHost:
     def scratch(self) -> Path:
         return Path(self.env["EXECUTIONS_SCRATCH_DIR"])
 
-    def start(self, concurrency: int = 2) -> Proc:
-        proc = start_host_worker(self.env, self.log_dir, concurrency=concurrency)
+    def start(self, concurrency: int = 2, wrapper: tuple[str, ...] = ()) -> Proc:
+        proc = start_host_worker(self.env, self.log_dir, concurrency=concurrency, wrapper=wrapper)
         self.procs.append(proc)
         return proc
 

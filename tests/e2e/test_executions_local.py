@@ -16,7 +16,9 @@ from domain.executions.models import Execution, ExecutionState, Outcome
 from domain.executions.selectors import execution_log_page
 from domain.executions.services import execution_stop
 from tests.support.executions import (
+    children_of,
     log_text,
+    parent_of,
     pids_with_argument,
     process_alive,
     run_cgroup_dirs,
@@ -213,3 +215,25 @@ def test_nothing_is_left_behind(alice_host):
     ours = {worker, *supervisors}
     wait_until(lambda: not [z for z in zombies() if z[1] in ours], message="no zombie of ours left")
     assert list(alice_host.scratch.iterdir()) == []
+
+
+def test_a_worker_that_is_its_containers_init_reaps_the_supervisors_it_adopts(local_hosts):
+    # Carol runs her worker as PID 1 of its own PID namespace, as `docker run` without an init
+    # would: every detached supervisor is reparented to it when it ends.
+    carol = local_hosts(slots=2)
+    unshare = carol.start(wrapper=("unshare", "--pid", "--fork", "--mount-proc"))
+    carol.wait_registered()
+    (worker,) = children_of(unshare.popen.pid)
+    marker = _marker()
+    execution = carol.create(f"sleep {marker}")
+    (command,) = wait_until(lambda: pids_with_argument(marker), message="the command running")
+    assert parent_of(parent_of(command)) == worker  # command → supervisor → the worker
+
+    execution_stop(execution_id=execution.id, reason="enough")
+    assert wait_ended(execution.id).outcome == Outcome.STOPPED
+    assert carol.run("echo hi").exit_code == 0
+
+    wait_until(
+        lambda: not [z for z in zombies() if z[1] == worker], message="no zombie left on PID 1"
+    )
+    carol.settle()

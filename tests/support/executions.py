@@ -76,10 +76,17 @@ def host_env(base: dict[str, str], *, host: str, cluster: str, slots: int, **ext
     }
 
 
-def start_host_worker(env: dict[str, str], log_dir: Path, *, concurrency: int = 2) -> Proc:
+def start_host_worker(
+    env: dict[str, str], log_dir: Path, *, concurrency: int = 2, wrapper: tuple[str, ...] = ()
+) -> Proc:
     """A worker consuming `executions` (and so its host's own queue), registered as a host."""
     proc = start_worker(
-        env, log_dir, queues="executions", concurrency=concurrency, name=env["EXECUTIONS_HOST"]
+        env,
+        log_dir,
+        queues="executions",
+        concurrency=concurrency,
+        name=env["EXECUTIONS_HOST"],
+        wrapper=wrapper,
     )
     proc.info["host"] = env["EXECUTIONS_HOST"]
     return proc
@@ -160,6 +167,23 @@ def pids_with_argument(marker: str) -> list[int]:
             continue
         if marker.encode() in argv[1:] and process_alive(int(entry.name)):
             found.append(int(entry.name))
+    return found
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if parent_of(int(entry.name)) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
     return found
 
 
