@@ -117,10 +117,24 @@ beat_schedule.update(
 # --- executions (docs/executions.md) -----------------------------------------------------------
 from domain.executions import conf as _executions  # noqa: E402
 
+# The sweeps' knobs travel as kwargs, so the beat's settings decide them whichever worker runs one.
+_EXECUTION_SWEEPS = {
+    "sweep_lost": {
+        "timeout": _executions.HEARTBEAT_TIMEOUT,
+        "host_timeout": _executions.HOST_TIMEOUT,
+    },
+    "sweep_deadlines": {"grace": _executions.STOP_GRACE + _executions.HEARTBEAT_TIMEOUT},
+    "reconcile": {"launch_timeout": _executions.LAUNCH_TIMEOUT},
+    "poll_remote": {},
+}
 beat_schedule.update(
     {
-        f"executions.{name}": {"task": f"executions.{name}", "schedule": _executions.SWEEP_INTERVAL}
-        for name in ("sweep_lost", "sweep_deadlines", "reconcile", "poll_remote")
+        f"executions.{name}": {
+            "task": f"executions.{name}",
+            "schedule": _executions.SWEEP_INTERVAL,
+            "kwargs": kwargs,
+        }
+        for name, kwargs in _EXECUTION_SWEEPS.items()
     }
 )
 
