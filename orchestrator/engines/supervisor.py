@@ -19,6 +19,7 @@ the command and ends the execution `lost`, so its owner may retry it elsewhere.
 from __future__ import annotations
 
 import collections
+import gc
 import logging
 import os
 import signal
@@ -62,8 +63,13 @@ def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) ->
     # The child must not share the parent's database socket: close ours first (the worker
     # reconnects on its next query) and let the supervisor open its own.
     connections.close_all()
+    # The supervisor shares the worker's memory copy-on-write: a garbage collection walking
+    # every inherited object would copy most of it page by page. Frozen, the collector leaves
+    # them alone (the worker thaws its own at once).
+    gc.freeze()
     pid = os.fork()
     if pid:
+        gc.unfreeze()
         os.waitpid(pid, 0)
         return
     code = 0
