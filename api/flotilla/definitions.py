@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router
 from ninja.pagination import paginate
 
+from api.common.pagination import Serialized
 from api.flotilla.auth import runs_writer
 from api.flotilla.listing import FlotillaListing, Listing, filter_query, list_request
 from api.flotilla.routes import answers, at_versions, reads, typed
@@ -14,6 +15,7 @@ from api.flotilla.schemas import (
     DefinitionOut,
     DefinitionUpdateIn,
     DeletedOut,
+    definition_json,
     env_pairs,
 )
 from domain.runs import selectors
@@ -38,7 +40,7 @@ def list_definitions(request: HttpRequest, query: DefinitionQuery):
     rows = selectors.definitions_list(
         filters=asked.filters, env=asked.env, sort_by=asked.sort_by, order=asked.order
     )
-    return Listing(rows, asked.echo())
+    return Listing(Serialized(rows, definition_json), asked.echo())
 
 
 @at_versions(
@@ -48,19 +50,19 @@ def create_definition(request: HttpRequest, payload: DefinitionIn):
     """Create a definition (admin or dev). 409 when the alias is taken."""
     fields = payload.model_dump(exclude_none=True)
     fields["env"] = env_pairs(payload.env)
-    return definition_create(**{k: v for k, v in fields.items() if v is not None})
+    return definition_json(definition_create(**fields))
 
 
 @at_versions(router, "GET", "/task/alias/{alias}", response=answers({200: DefinitionOut}, 404))
 @reads
 def get_definition_by_alias(request: HttpRequest, alias: str):
-    return selectors.definition_get_by_alias(alias=alias)
+    return definition_json(selectors.definition_get_by_alias(alias=alias))
 
 
 @at_versions(router, "GET", "/task/{definition_id}", response=answers({200: DefinitionOut}, 404))
 @reads
 def get_definition(request: HttpRequest, definition_id: str):
-    return selectors.definition_get(definition_id=definition_id)
+    return definition_json(selectors.definition_get(definition_id=definition_id))
 
 
 @at_versions(
@@ -76,7 +78,7 @@ def update_definition(request: HttpRequest, definition_id: str, payload: Definit
     changes = payload.model_dump(exclude_none=True)
     if payload.env is not None:
         changes["env"] = env_pairs(payload.env)
-    return definition_update(definition_id=definition_id, changes=changes)
+    return definition_json(definition_update(definition_id=definition_id, changes=changes))
 
 
 @at_versions(

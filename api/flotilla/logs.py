@@ -8,7 +8,14 @@ from ninja import Router
 
 from api.flotilla.auth import runs_writer
 from api.flotilla.routes import answers, at_versions, reads, typed
-from api.flotilla.schemas import EventsOut, LogOut, RunStatusOut, StatusIn, UpdatedOut
+from api.flotilla.schemas import (
+    EventsOut,
+    LogOut,
+    RunStatusOut,
+    StatusIn,
+    UpdatedOut,
+    status_json,
+)
 from domain.common.errors import InvalidInput
 from domain.runs import selectors
 from domain.runs.stop import run_status_update
@@ -92,7 +99,7 @@ def get_status(request: HttpRequest, run_id: str, response: HttpResponse):
         not_modified["ETag"] = tag
         not_modified["Cache-Control"] = "max-age=5"
         return not_modified
-    return run
+    return status_json(run)
 
 
 def _matches(header: str) -> set[str]:

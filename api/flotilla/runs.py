@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router
 from ninja.pagination import paginate
 
+from api.common.pagination import Serialized
 from api.flotilla.auth import caller_name, runs_writer
 from api.flotilla.listing import FlotillaListing, Listing, filter_query, list_request
 from api.flotilla.routes import answers, at_versions, reads, typed
@@ -17,6 +18,7 @@ from api.flotilla.schemas import (
     RunOut,
     TerminatedOut,
     env_pairs,
+    run_json,
 )
 from domain.common.errors import InvalidInput
 from domain.runs import selectors
@@ -75,7 +77,7 @@ def _owner_id(body: LaunchV4In) -> str:
 def execute_by_alias(request: HttpRequest, alias: str, payload: LaunchV4In):
     """Run the definition with this alias (admin or dev; `run_tags.owner_id` required)."""
     run = _request(request, payload, _owner_id(payload), _tags(payload))
-    return run_execute(request=run, alias=alias)
+    return run_json(run_execute(request=run, alias=alias))
 
 
 @at_versions(
@@ -96,7 +98,7 @@ def execute_v1(request: HttpRequest, definition_id: str, payload: LaunchV1In):
         tier=payload.tier or "",
         env=env_pairs(payload.env) or [],
     )
-    return run_execute(request=run, definition_id=definition_id)
+    return run_json(run_execute(request=run, definition_id=definition_id))
 
 
 @at_versions(
@@ -114,7 +116,7 @@ def execute_v2(request: HttpRequest, definition_id: str, payload: LaunchV2In):
     if tags is None or not tags.owner_email or not tags.team_name:
         raise InvalidInput("run_tags must exist in body and contain [owner_email] and [team_name]")
     run = _request(request, payload, tags.owner_email, _tags(payload))
-    return run_execute(request=run, definition_id=definition_id)
+    return run_json(run_execute(request=run, definition_id=definition_id))
 
 
 @at_versions(
@@ -130,7 +132,7 @@ def execute(request: HttpRequest, definition_id: str, payload: LaunchV4In):
     """Execute (admin or dev): `run_tags.owner_id` required; request values override the
     definition's command, resources and env."""
     run = _request(request, payload, _owner_id(payload), _tags(payload))
-    return run_execute(request=run, definition_id=definition_id)
+    return run_json(run_execute(request=run, definition_id=definition_id))
 
 
 # --- history -------------------------------------------------------------------------------------
@@ -141,7 +143,7 @@ def _history(request: HttpRequest, extra: dict | None = None) -> Listing:
     rows = selectors.runs_list(
         filters=asked.filters, env=asked.env, sort_by=asked.sort_by, order=asked.order
     )
-    return Listing(rows, asked.echo())
+    return Listing(Serialized(rows, run_json), asked.echo())
 
 
 @at_versions(
@@ -172,10 +174,9 @@ def list_definition_runs(request: HttpRequest, definition_id: str, query: RunQue
     return _history(request, extra={"definition_id": [definition_id]})
 
 
-def _detail(run: Run) -> Run:
+def _detail(run: Run) -> dict:
     # The detail (not the lists) carries the current attempt's events, as the original did.
-    run.pod_events = selectors.run_events(run=run)
-    return run
+    return run_json(run, pod_events=selectors.run_events(run=run))
 
 
 @at_versions(

@@ -80,16 +80,24 @@ def _exit(run: Run, execution: Any) -> tuple[int | None, str]:
             return 0, engine_reason or "Exited successfully"
         return code, engine_reason or f"Exited with code {code}"
     if outcome == "oom":
-        detail = engine_reason or "the command used more memory than its limit"
-        return code if code is not None else OOM_EXIT_CODE, f"OOMKilled: {detail}"
+        return code if code is not None else OOM_EXIT_CODE, _prefixed("OOMKilled", engine_reason)
     if outcome == "stopped":
         return 1, execution.stop_reason or engine_reason or STOPPED_BY_USER
     if outcome == "timed_out":
         seconds = execution.deadline_seconds or run.active_deadline_seconds
         return 1, f"JobRun exceeded specified timeout of {seconds} seconds"
     if outcome == "lost":
-        return 1, "worker lost" + (f": {engine_reason}" if engine_reason else "")
+        return 1, _prefixed("worker lost", engine_reason)
     return 1, engine_reason or "the engine could not launch the run"
+
+
+def _prefixed(label: str, reason: str) -> str:
+    """`label: reason`, once (the engine may have said it already)."""
+    if reason.startswith(label):
+        reason = reason[len(label) :].lstrip(": ")
+    if label == "OOMKilled" and not reason:
+        reason = "the command used more memory than its limit"
+    return f"{label}: {reason}" if reason else label
 
 
 def _usage(execution: Any) -> dict[str, Any]:

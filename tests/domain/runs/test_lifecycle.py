@@ -94,6 +94,21 @@ def test_an_oom_kill_is_named_as_such(run):
     assert done.exit_reason == "OOMKilled: memory limit 512 MB"
 
 
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("OOMKilled", "OOMKilled: the command used more memory than its limit"),
+        (
+            "OOMKilled: the command exceeded its memory limit",
+            "OOMKilled: the command exceeded its memory limit",
+        ),
+    ],
+)
+def test_an_oom_kill_named_by_the_engine_is_named_once(run, reason, expected):
+    launch(run)
+    assert end(run, Outcome.OOM, 137, reason).exit_reason == expected
+
+
 def test_a_timeout_names_the_deadline(run):
     launch(run)
     done = end(run, Outcome.TIMED_OUT, None, "deadline")
@@ -127,9 +142,9 @@ def test_a_run_lost_past_its_retries_stops_as_worker_lost(run, monkeypatch):
     runs_retry_due()
     retried = reload(run)
     launch(retried)
-    done = end(retried, Outcome.LOST, None, "host gone")
+    done = end(retried, Outcome.LOST, None, "worker lost: no heartbeat for 60 seconds")
     assert (done.status, done.exit_code) == (S.STOPPED, 1)
-    assert done.exit_reason == "worker lost: host gone"
+    assert done.exit_reason == "worker lost: no heartbeat for 60 seconds"
     assert done.attempt_count == 2
 
 
