@@ -47,6 +47,9 @@ def test_it_queues_an_execution_and_asks_for_a_dispatch(cluster, scheduled):
         {"deadline_seconds": -5},
         {"deadline_seconds": MAX_DEADLINE_SECONDS + 1},
         {"deadline_seconds": 10**30},
+        {"deadline_seconds": "60"},
+        {"deadline_seconds": 1.5},
+        {"deadline_seconds": True},
     ],
 )
 def test_it_refuses_bad_input_and_writes_nothing(cluster, bad):
