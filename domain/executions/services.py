@@ -38,7 +38,7 @@ def execution_create(
     if cluster not in conf.clusters():
         raise InvalidInput(f"cluster [{cluster}] is not one of: {', '.join(conf.cluster_names())}")
     deadline = conf.DEFAULT_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
-    if not 0 < deadline <= MAX_DEADLINE_SECONDS:
+    if type(deadline) is not int or not 0 < deadline <= MAX_DEADLINE_SECONDS:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_SECONDS} seconds")
     execution = Execution.objects.create(
         owner_type=owner_type,

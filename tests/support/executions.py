@@ -106,7 +106,7 @@ def broker_idle(broker: redis.Redis, queues: tuple[str, ...]) -> bool:
     return not sum(broker.llen(key) for key in lists) and not broker.hlen("unacked")
 
 
-def wait_ended(execution_id: str, timeout: float = 30.0) -> Execution:
+def wait_ended(execution_id: str, timeout: float = 60.0) -> Execution:
     def ended() -> Execution | None:
         row = Execution.objects.get(pk=execution_id)
         return row if row.state == ExecutionState.ENDED else None
@@ -121,7 +121,7 @@ def wait_ended(execution_id: str, timeout: float = 30.0) -> Execution:
         ) from None
 
 
-def wait_state(execution_id: str, state: str, timeout: float = 30.0) -> Execution:
+def wait_state(execution_id: str, state: str, timeout: float = 60.0) -> Execution:
     return wait_until(
         lambda: Execution.objects.filter(pk=execution_id, state=state).first(),
         timeout=timeout,

@@ -15,7 +15,7 @@ from domain.executions.launches import (
 from domain.executions.models import Execution, ExecutionEvent, ExecutionState, Outcome
 from domain.executions.services import MAX_DEADLINE_SECONDS, execution_create, execution_stop
 from domain.executions.steps import DispatchCluster, StopExecution
-from tests.support.executions import OWNER, clusters_known
+from tests.support.executions import OWNER, clusters_known, unique_name
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_it_queues_an_execution_and_asks_for_a_dispatch(cluster, scheduled):
         labels={"run": "r1"},
     )
 
-    row = Execution.objects.get()
+    row = Execution.objects.get(cluster=cluster)
     assert steps == [DispatchCluster(cluster=cluster)]
     assert (row.state, row.engine, row.owner_id) == (ExecutionState.QUEUED, "local", "7")
     assert row.env == [["A", "1"]]
@@ -47,14 +47,18 @@ def test_it_queues_an_execution_and_asks_for_a_dispatch(cluster, scheduled):
         {"deadline_seconds": -5},
         {"deadline_seconds": MAX_DEADLINE_SECONDS + 1},
         {"deadline_seconds": 10**30},
+        {"deadline_seconds": "60"},
+        {"deadline_seconds": 1.5},
+        {"deadline_seconds": True},
     ],
 )
 def test_it_refuses_bad_input_and_writes_nothing(cluster, bad):
     fields = {"cluster": cluster, "command": "true", "env": [], **bad}
+    owner = unique_name("refused")
     with pytest.raises(InvalidInput):
-        execution_create(owner_type=OWNER, owner_id="o", **fields)
-    assert not Execution.objects.exists()
-    assert not ExecutionEvent.objects.exists()
+        execution_create(owner_type=OWNER, owner_id=owner, **fields)
+    assert not Execution.objects.filter(owner_id=owner).exists()
+    assert not ExecutionEvent.objects.filter(execution__owner_id=owner).exists()
 
 
 def test_a_queued_execution_stops_at_once_and_never_launches(make_host, make_execution, scheduled):
