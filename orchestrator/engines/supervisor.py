@@ -101,6 +101,7 @@ class Supervisor:
         self.next_line = 0
         self.ending: Ending | None = None
         self.leftovers_killed = False
+        self.process: Process | None = None
 
     def run(self) -> None:
         signal.signal(signal.SIGUSR1, lambda *_: self.wake.set())
@@ -115,6 +116,7 @@ class Supervisor:
                 reason=launch_refused_reason(exc),
             )
             return
+        self.process = process
         try:
             ref = {**process.ref, "supervisor_pid": os.getpid()}
             if not execution_mark_running(execution_id=execution_id, engine_ref=ref):
@@ -206,6 +208,17 @@ class Supervisor:
             process.terminate(grace=0)
         return exited_at
 
+    def _collect(self) -> None:
+        """The owner's collect step (a job's outputs), while the scratch directory exists. A
+        failure is the owner's to see (its outputs are missing): the end is recorded anyway."""
+        workdir = getattr(self.process, "workdir", None)
+        if self.spec.collect is None or workdir is None:
+            return
+        try:
+            self.spec.collect(workdir)
+        except Exception:  # noqa: BLE001 (the execution must still end)
+            logger.exception("collect of execution %s failed", self.order.execution_id)
+
     def _finish(self, exit_: Exit) -> None:
         if self.ending is not None:
             outcome, reason = self.ending.outcome, self.ending.reason
@@ -213,6 +226,8 @@ class Supervisor:
             outcome, reason = Outcome.OOM, exit_.reason or "OOMKilled"
         else:
             outcome, reason = Outcome.EXITED, exit_.reason
+        if outcome == Outcome.EXITED and exit_.exit_code == 0:
+            self._collect()
         execution_end(
             execution_id=self.order.execution_id,
             outcome=outcome,

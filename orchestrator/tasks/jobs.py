@@ -1,0 +1,12 @@
+"""Thin Celery adapters of Scale jobs (domain/jobs). Canvases: orchestrator/lifecycles/jobs.py."""
+
+from __future__ import annotations
+
+from domain.jobs.scheduling import jobs_schedule
+from orchestrator.taskkit import regatta_task
+
+
+@regatta_task("jobs.schedule", expires=10)
+def schedule(self) -> int:
+    """Give queued jobs executions, as many as the jobs cluster has free slots."""
+    return jobs_schedule()
