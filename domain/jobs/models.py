@@ -302,3 +302,13 @@ class ScaleFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id}:{self.file_path}"
+
+
+class JobLoad(models.Model):
+    """How many jobs were pending, queued and running at one moment (beat measures it every
+    `SCALE_LOAD_INTERVAL` seconds; GET /v6/load/ reads it)."""
+
+    measured = models.DateTimeField(db_index=True)
+    pending_count = models.PositiveIntegerField()
+    queued_count = models.PositiveIntegerField()
+    running_count = models.PositiveIntegerField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.jobs.load import job_load_measure
 from domain.jobs.scheduling import jobs_schedule
 from orchestrator.taskkit import regatta_task
 
@@ -10,3 +11,9 @@ from orchestrator.taskkit import regatta_task
 def schedule(self) -> int:
     """Give queued jobs executions, as many as the jobs cluster has free slots."""
     return jobs_schedule()
+
+
+@regatta_task("jobs.measure_load")
+def measure_load(self) -> int:
+    """Count pending, queued and running jobs for /v6/load/."""
+    return job_load_measure().queued_count
