@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from domain.common.steps import step_after_commit
 from domain.executions.owners import owner_hook
+from domain.jobs.error_catalog import builtin_error
 from domain.jobs.job_states import ENDABLE, job_transition, queued_updates
 from domain.jobs.manifest import SeedManifest
 from domain.jobs.models import Error, Job, JobExecution, JobStatus
@@ -129,7 +130,7 @@ def _mapped(job: Job, code: int | None) -> Error | None:
 
 
 def _builtin(name: str) -> Error:
-    return Error.objects.get(job_type_name__isnull=True, name=name)
+    return builtin_error(name)
 
 
 def _completed(job: Job, record: JobExecution) -> None:
