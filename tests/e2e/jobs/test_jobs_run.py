@@ -199,8 +199,8 @@ def test_it_retries_a_lost_supervisor_up_to_max_tries(host):
         # The host's supervisor dies with its command: nothing reports for this execution.
         os.kill(int(execution.engine_ref["supervisor_pid"]), signal.SIGKILL)
         wait_until(
-            lambda: (
-                sweep_lost(timeout=1) or Execution.objects.get(pk=execution.pk).state == "ENDED"
+            lambda pk=execution.pk: (
+                sweep_lost(timeout=1) or Execution.objects.get(pk=pk).state == "ENDED"
             ),
             timeout=30,
             message="the lost execution swept",
