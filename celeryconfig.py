@@ -146,6 +146,19 @@ beat_schedule["runs.retry_sweep"] = {
     "schedule": _runs.RETRY_SWEEP_INTERVAL,
 }
 
+# --- scale jobs (docs/scale.md) ----------------------------------------------------------------
+SCALE_SCHEDULE_INTERVAL = env_float("SCALE_SCHEDULE_INTERVAL", 1.0)
+beat_schedule["jobs.schedule"] = {
+    "task": "jobs.schedule",
+    "schedule": SCALE_SCHEDULE_INTERVAL,
+    # A schedule message older than the next one is worth nothing: drop it unrun.
+    "options": {"expires": max(SCALE_SCHEDULE_INTERVAL * 5, 5.0)},
+}
+beat_schedule["jobs.measure_load"] = {
+    "task": "jobs.measure_load",
+    "schedule": env_float("SCALE_LOAD_INTERVAL", 60.0),
+}
+
 # REGATTA_BEAT_ONLY narrows what this beat runs (entry names or "family." prefixes): a test's beat
 # runs only the sweeps it observes, so it cannot act on other tests' rows in a shared database.
 beat_schedule = config.beat_entries_only(beat_schedule, env_str("REGATTA_BEAT_ONLY"))

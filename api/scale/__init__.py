@@ -1,6 +1,7 @@
 """The Scale v6 wire family: /v6/job-type-names/, /v6/job-types/…, /v6/workspaces/… (and the
 same at /v7/, orchestrator/urls.py). Errors: `{"detail": …}`; pages: `page`/`page_size`.
-Jobs (/v6/jobs/, queue, load, job type statistics) come with the executions engine."""
+Jobs: /v6/jobs/…, /v6/job-executions/{id}/logs/…, /v6/queue/status/, /v6/load/ and the job
+types' statistics (/v6/job-types/status/ …)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from api.scale.screening import StrictJsonParser, input_problem
 
 FAMILY = Family(
     name="scale",
-    title="Regatta — Scale v6 job types API",
+    title="Regatta — Scale v6 job types and jobs API",
     version="6",
     description="Job types described by Seed manifests, their versions, revisions and "
-    "validation, and the workspaces their files go to. Every /v6/ path is served the same at "
-    "/v7/. Reads and `/validation` take any API token; writes an admin or dev token.",
+    "validation, the workspaces their files go to, and the jobs that run them. Every /v6/ "
+    "path is served the same at /v7/. Reads and `/validation` take any API token; writes an "
+    "admin or dev token.",
     error_body=lambda message, status: {"detail": message},
     validation_body=lambda errors: {"detail": first_message(errors)},
 )
@@ -66,9 +68,10 @@ def unknown_path(request: HttpRequest, rest: str):
 
 
 def _mount() -> None:
-    from api.scale import job_types, workspaces
+    from api.scale import job_statistics, job_types, jobs, workspaces
 
-    for module in (job_types, workspaces):
+    # The statistics first: /v6/job-types/status/ would otherwise be a job type's versions.
+    for module in (job_statistics, job_types, jobs, workspaces):
         api.add_router("", module.router)
     api.add_router("", _not_found)
 

@@ -25,3 +25,8 @@ def default_workspace_name() -> str:
 def public_read_api() -> bool:
     """As the original's PUBLIC_READ_API: reads and `/validation` need no token when true."""
     return env_bool("SCALE_PUBLIC_READ_API", False)
+
+
+def jobs_cluster() -> str:
+    """The executions cluster jobs run on (`SCALE_JOBS_CLUSTER`, EXECUTIONS_CLUSTERS names it)."""
+    return env_str("SCALE_JOBS_CLUSTER", "default")

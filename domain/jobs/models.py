@@ -164,3 +164,151 @@ class StoredSecret(models.Model):
     key = models.CharField(max_length=200, unique=True)
     ciphertext = models.TextField()
     updated = models.DateTimeField(auto_now=True)
+
+
+class JobStatus(models.TextChoices):
+    """A job's status (A.9). PENDING and BLOCKED belong to recipes, which are not served yet."""
+
+    PENDING = "PENDING"
+    BLOCKED = "BLOCKED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    FAILED = "FAILED"
+    COMPLETED = "COMPLETED"
+    CANCELED = "CANCELED"
+
+
+FINAL_STATUSES = (JobStatus.FAILED, JobStatus.COMPLETED, JobStatus.CANCELED)
+
+
+class Job(models.Model):
+    """One job of a job type: its input, its configuration and where it is in its life.
+
+    `num_exes` counts the times it was queued; execution number `num_exes` is its current
+    attempt. `execution_id` names that attempt's Execution once the scheduler gave it one (empty
+    while it waits in the queue): a QUEUED job with an execution is "scheduled".
+    """
+
+    job_type = models.ForeignKey(JobType, on_delete=models.PROTECT, related_name="jobs")
+    job_type_rev = models.ForeignKey(JobTypeRevision, on_delete=models.PROTECT)
+    status = models.CharField(max_length=16, choices=JobStatus.choices)
+    # Lower first (A.8); equal priorities in queue order.
+    priority = models.IntegerField(default=100)
+    max_tries = models.PositiveIntegerField()
+    num_exes = models.PositiveIntegerField(default=0)
+    # Data JSON: {"files": {NAME: [file id, …]}, "json": {NAME: value}}.
+    input = models.JSONField(default=dict)
+    input_file_size = models.FloatField(default=0)  # MiB, summed over the input files
+    # {"files": {NAME: [file id, …]}, "json": {NAME: value}} once COMPLETED.
+    output = models.JSONField(default=dict, blank=True)
+    # The job's configuration, its job type's inherited section by section (A.8), no secrets.
+    configuration = models.JSONField(default=dict)
+    # {"cpus", "mem", "disk", "gpus", …} in the manifest's units (MiB), minimums applied.
+    resources = models.JSONField(default=dict)
+    error = models.ForeignKey(Error, null=True, blank=True, on_delete=models.PROTECT)
+    node = models.CharField(max_length=255, blank=True, default="")
+    execution_id = models.CharField(max_length=64, blank=True, default="")
+    is_superseded = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    queued = models.DateTimeField(null=True, blank=True)
+    started = models.DateTimeField(null=True, blank=True)
+    ended = models.DateTimeField(null=True, blank=True)
+    last_status_change = models.DateTimeField(null=True, blank=True)
+    superseded = models.DateTimeField(null=True, blank=True)
+    last_modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # The scheduler's scan: queued and not yet given an execution, in queue order.
+            models.Index(
+                fields=["priority", "queued", "id"],
+                name="jobs_queue",
+                condition=Q(status="QUEUED", execution_id=""),
+            ),
+            models.Index(fields=["job_type", "status"]),
+            models.Index(fields=["status", "last_status_change"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+
+class JobExecution(models.Model):
+    """Execution number `exe_num` of a job: the Execution row that ran it (domain/executions,
+    `owner_type="jobs.job"`, `attempt=exe_num`) and what the job made of its end."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="executions")
+    # Its job's type, so the scheduler counts a type's open executions with one index.
+    job_type = models.ForeignKey(JobType, on_delete=models.PROTECT, related_name="+")
+    exe_num = models.PositiveIntegerField()
+    execution_id = models.CharField(max_length=64, unique=True)
+    # RUNNING while open, then FAILED / COMPLETED / CANCELED.
+    status = models.CharField(max_length=16, choices=JobStatus.choices)
+    error = models.ForeignKey(Error, null=True, blank=True, on_delete=models.PROTECT)
+    # What the collect step found in OUTPUT_DIR (before the execution's end was recorded), and
+    # the builtin error's name when the outputs broke the manifest's rules.
+    output = models.JSONField(default=dict, blank=True)
+    output_error = models.CharField(max_length=64, blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    ended = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "exe_num"], name="jobs_exe_per_job"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["job_type"], name="jobs_exe_open", condition=Q(ended__isnull=True)
+            ),
+        ]
+
+
+class JobEvent(models.Model):
+    """One row per change of a job's status (and per scheduling), written in the same
+    transaction as the change."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    type = models.CharField(max_length=32)  # USER, SCHEDULED, EXECUTION, RETRY, CANCEL, REQUEUE
+    source = models.CharField(max_length=16, blank=True, default="")
+    target = models.CharField(max_length=16, blank=True, default="")
+    exe_num = models.PositiveIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+
+
+class ScaleFile(models.Model):
+    """A file in a workspace: an input a job was given or an output a job produced."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="files")
+    file_name = models.CharField(max_length=250)
+    # Relative to the workspace's root (its directory or its bucket).
+    file_path = models.CharField(max_length=1000)
+    file_size = models.BigIntegerField(default=0)
+    media_type = models.CharField(max_length=250, blank=True, default="")
+    checksum = models.CharField(max_length=64, blank=True, default="")  # sha256, hex
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="output_files"
+    )
+    job_exe_num = models.PositiveIntegerField(null=True, blank=True)
+    job_output = models.CharField(max_length=250, blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+    last_modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "files"
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id}:{self.file_path}"
+
+
+class JobLoad(models.Model):
+    """How many jobs were pending, queued and running at one moment (beat measures it every
+    `SCALE_LOAD_INTERVAL` seconds; GET /v6/load/ reads it)."""
+
+    measured = models.DateTimeField(db_index=True)
+    pending_count = models.PositiveIntegerField()
+    queued_count = models.PositiveIntegerField()
+    running_count = models.PositiveIntegerField()

@@ -77,7 +77,7 @@ class LocalEngine:
             mem_mb=spec.mem_mb, cpus=spec.cpus, pids=env_int("EXECUTIONS_PIDS_MAX", 4096)
         )
         rlimit_mem = spec.mem_mb if "memory" in unapplied or "memory" in group.missing else None
-        env = _environment(spec.env, workdir, user)
+        env = _environment([*spec.env, *_prepared(spec, workdir, group)], workdir, user)
         try:
             popen = subprocess.Popen(
                 ["bash", "-cex", spec.command],
@@ -102,6 +102,19 @@ class LocalEngine:
         scratch directory. Harmless for one that was cleaned up already."""
         RunGroup.existing(f"regatta-{execution_id}").remove()
         shutil.rmtree(scratch_root() / execution_id, ignore_errors=True)
+
+
+def _prepared(spec: LaunchSpec, workdir: Path, group: RunGroup) -> list[tuple[str, str]]:
+    """The owner's preparation of the scratch directory (a job's input files), and the
+    variables it adds. A failure refuses the launch: the command would miss what it needs."""
+    if spec.prepare is None:
+        return []
+    try:
+        return spec.prepare(workdir)
+    except Exception as exc:
+        group.remove()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise LaunchRefused(f"could not prepare the scratch directory: {exc}") from exc
 
 
 def _scratch(execution_id: str, user: pwd.struct_passwd | None) -> Path:

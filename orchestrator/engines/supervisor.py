@@ -158,6 +158,7 @@ class Supervisor:
         self.pending_bytes = 0
         self.ending: Ending | None = None
         self.leftovers_killed = False
+        self.process: Process | None = None
 
     def run(self) -> None:
         signal.signal(signal.SIGUSR1, lambda *_: self.wake.set())
@@ -171,6 +172,7 @@ class Supervisor:
                 logger.exception("engine could not start execution %s", execution_id)
             self._end(Outcome.LAUNCH_FAILED, None, launch_refused_reason(exc))
             return
+        self.process = process
         try:
             ref = {**process.ref, "supervisor_pid": os.getpid()}
             if not self._db(execution_mark_running, execution_id=execution_id, engine_ref=ref):
@@ -276,6 +278,17 @@ class Supervisor:
             process.terminate(grace=0)
         return exited_at
 
+    def _collect_outputs(self) -> None:
+        """The owner's collect step (a job's outputs), while the scratch directory exists. A
+        failure is the owner's to see (its outputs are missing): the end is recorded anyway."""
+        workdir = getattr(self.process, "workdir", None)
+        if self.spec.collect is None or workdir is None:
+            return
+        try:
+            self.spec.collect(workdir)
+        except Exception:  # noqa: BLE001 (the execution must still end)
+            logger.exception("collect of execution %s failed", self.order.execution_id)
+
     def _finish(self, exit_: Exit) -> None:
         if self.ending is not None:
             outcome, reason = self.ending.outcome, self.ending.reason
@@ -283,6 +296,8 @@ class Supervisor:
             outcome, reason = Outcome.OOM, exit_.reason or "OOMKilled"
         else:
             outcome, reason = Outcome.EXITED, exit_.reason
+        if outcome == Outcome.EXITED and exit_.exit_code == 0:
+            self._collect_outputs()
         self._end(outcome, exit_.exit_code, reason, exit_.usage)
 
     def _end(self, outcome: Outcome, exit_code: int | None, reason: str, usage=None) -> None:
