@@ -6,7 +6,7 @@ Intervals are environment settings (seconds); README.md documents each one.
 from __future__ import annotations
 
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from domain.common.env import env_float, env_int, env_str
 from orchestrator import batch_limits, config
@@ -48,7 +48,15 @@ worker_hijack_root_logger = False
 # Three queues: `default` for bookkeeping, `outbound` for HTTP calls to other services (slow,
 # bounded by their timeouts), `executions` for running jobs and task definitions.
 task_default_queue = "default"
-task_queues = (Queue("default"), Queue("outbound"), Queue("executions"))
+# Every queue is reached through the default exchange (routing key = queue name). On Redis a named
+# exchange routes through a binding key that a producer declares once per connection: after a
+# FLUSHDB (or a Redis restart without persistence) every later message of a long-lived producer
+# (web, beat, a supervisor) would be routed nowhere and lost. The default exchange needs no
+# binding, so a flushed broker loses only what it held, and the reconciler re-drives that.
+DIRECT = Exchange("")
+task_queues = tuple(
+    Queue(name, DIRECT, routing_key=name) for name in ("default", "outbound", "executions")
+)
 ALL_QUEUES = ",".join(q.name for q in task_queues)
 
 # CELERY_EXTRA_IMPORTS: comma-separated task modules to load beside Regatta's own (plugins, tests).
