@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test services lint format check bench-releases bench-queue clean
+.PHONY: help install run test services engines lint format check bench-releases bench-queue clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -25,7 +25,10 @@ run: $(STAMP) ## run web, worker, beat and Flower (embedded SQLite + Redis unles
 services: ## make sure PostgreSQL and Redis answer (start or install them if needed)
 	bash deploy/ensure-services.sh
 
-test: $(STAMP) services ## run the whole test suite against real PostgreSQL, Redis and workers
+engines: ## make sure dockerd answers and its local test image exists (install, start, build if needed)
+	bash deploy/ensure-engines.sh
+
+test: $(STAMP) services engines ## run the whole test suite against real PostgreSQL, Redis and workers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check

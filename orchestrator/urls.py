@@ -55,6 +55,22 @@ class FamilyRoutes(URLResolver):
         return super().resolve(path)
 
 
+class VersionAlias(URLResolver):
+    """Paths under `alias/` answered by the routes under `target/` (Scale serves /v7/ as /v6/).
+    The request keeps its own path, so the links in an answer keep the version asked for."""
+
+    def __init__(self, routes: URLResolver, *, alias: str, target: str) -> None:
+        super().__init__(RoutePattern(alias, is_endpoint=False), [])
+        self.routes, self.alias, self.target = routes, alias, target
+
+    def resolve(self, path: str) -> ResolverMatch:
+        if not path.startswith(self.alias):
+            raise Resolver404({"tried": [], "path": path})
+        return self.routes.resolve(self.target + path[len(self.alias) :])
+
+
+SCALE_ROUTES = FamilyRoutes(scale_api)
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # The operator console: staff login only (domain/*/admin.py).
@@ -62,7 +78,8 @@ urlpatterns = [
     path("_/", regatta_index, name="regatta-index"),
     # The tracker's `GET /` (service name and version), ahead of every family's own root pattern.
     path("", tracker_root, name="tracker-root"),
-    *(FamilyRoutes(api) for api in FAMILY_APIS),
+    *(SCALE_ROUTES if api is scale_api else FamilyRoutes(api) for api in FAMILY_APIS),
+    VersionAlias(SCALE_ROUTES, alias="v7/", target="v6/"),
 ]
 
 # Unknown paths: the tracker's plain "Not found" outside the other families' prefixes.

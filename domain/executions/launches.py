@@ -32,6 +32,9 @@ class LaunchOrder:
     deadline_seconds: int
     labels: dict
     engine_ref: dict
+    # Whose execution it is ("runs.run", "jobs.job"): the engine side finds the owner's
+    # scratch-directory hooks by it (domain/executions/owners.py).
+    owner_type: str = ""
 
 
 def execution_launch_begin(*, execution_id: str) -> LaunchOrder | None:
@@ -55,6 +58,7 @@ def execution_launch_begin(*, execution_id: str) -> LaunchOrder | None:
         deadline_seconds=execution.deadline_seconds,
         labels=execution.labels,
         engine_ref=execution.engine_ref,
+        owner_type=execution.owner_type,
     )
 
 

@@ -3,11 +3,20 @@
 The owner registers one hook for its `owner_type` when its app is ready; every state change of
 an execution of that type calls it inside the transition's transaction, so the owner's own
 state moves in the same commit. Executions never import their owners.
+
+An owner may also register `WorkdirHooks` for the scratch directory of its executions on host
+engines (a Scale job stages its input files and collects its outputs there):
+
+    prepare(execution_id, workdir) → extra environment   before the command starts
+    collect(execution_id, workdir)                        after it exited 0, before its end is
+                                                          recorded and the directory removed
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,6 +24,15 @@ if TYPE_CHECKING:
 
 OwnerHook = Callable[["Execution", str, str], None]
 _hooks: dict[str, OwnerHook] = {}
+
+
+@dataclass(frozen=True)
+class WorkdirHooks:
+    prepare: Callable[[str, Path], list[tuple[str, str]]]
+    collect: Callable[[str, Path], None]
+
+
+_workdir_hooks: dict[str, WorkdirHooks] = {}
 
 
 def owner_hook(owner_type: str) -> Callable[[OwnerHook], OwnerHook]:
@@ -34,3 +52,17 @@ def owner_notify(execution: Execution, source: str, target: str) -> None:
     hook = _hooks.get(execution.owner_type)
     if hook is not None:
         hook(execution, source, target)
+
+
+def owner_workdir(owner_type: str) -> Callable[[WorkdirHooks], WorkdirHooks]:
+    """Register what prepares and collects the scratch directory of `owner_type`'s executions."""
+
+    def register(hooks: WorkdirHooks) -> WorkdirHooks:
+        _workdir_hooks[owner_type] = hooks
+        return hooks
+
+    return register
+
+
+def workdir_hooks(owner_type: str) -> WorkdirHooks | None:
+    return _workdir_hooks.get(owner_type)

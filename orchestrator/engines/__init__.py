@@ -7,10 +7,11 @@ docker); `remote_engine(name)` for engines that hand them to a scheduler elsewhe
 from __future__ import annotations
 
 import importlib
-from functools import cache
+from functools import cache, partial
 
 from domain.executions import conf
 from domain.executions.launches import LaunchOrder
+from domain.executions.owners import workdir_hooks
 from orchestrator.engines.base import HostEngine, LaunchSpec, RemoteEngine
 
 _ENGINES = {
@@ -34,7 +35,10 @@ def launch_spec(order: LaunchOrder) -> LaunchSpec:
     """What the engine is told: the order plus its cluster's engine options."""
     resources = order.resources or {}
     options = {k: v for k, v in conf.clusters().get(order.cluster, {}).items() if k != "engine"}
+    hooks = workdir_hooks(order.owner_type)
     return LaunchSpec(
+        prepare=partial(hooks.prepare, order.execution_id) if hooks else None,
+        collect=partial(hooks.collect, order.execution_id) if hooks else None,
         execution_id=order.execution_id,
         command=order.command,
         env=list(order.env),

@@ -14,9 +14,10 @@ Engines know nothing of runs or jobs, and nothing of the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 
@@ -33,6 +34,11 @@ class LaunchSpec:
     deadline_seconds: int = 172800
     labels: dict[str, str] = field(default_factory=dict)
     options: dict = field(default_factory=dict)  # the cluster's engine options (settings)
+    # The owner's scratch-directory steps (domain/executions/owners.py WorkdirHooks), bound to
+    # this execution: `prepare(workdir)` before the command (it returns variables to add to
+    # its environment), `collect(workdir)` after it exited 0, before the directory is removed.
+    prepare: Callable[[Path], list[tuple[str, str]]] | None = None
+    collect: Callable[[Path], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class Exit:
     signal: int | None = None
     reason: str = ""
     usage: dict = field(default_factory=dict)  # {"max_mem_mb": …, "cpu_seconds": …}
+    # The engine itself ended it at its deadline (a Kubernetes Job's activeDeadlineSeconds).
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 POLL_LIMIT = 200
 # A submitted Job the engine cannot find for this long was lost (spec B.6: 30 minutes).
 MISSING_AFTER_SECONDS = 1800
+# Pages of log read after a remote command ended (a page is up to 1,000 lines).
+MAX_PAGES_AT_END = 10_000
 
 
 def remote_poll() -> int:
@@ -32,7 +34,11 @@ def remote_poll() -> int:
         engine: RemoteEngine = engine_named(engine_name)  # type: ignore[assignment]
         try:
             status = engine.status(ref)
-            _copy_logs(engine, execution_id, ref | status.ref, log_lines)
+            # Everything it printed is copied before its end is recorded: the engine deletes
+            # a finished Job (and its log) an hour later.
+            _copy_logs(
+                engine, execution_id, ref | status.ref, log_lines, drain=status.state == "ENDED"
+            )
         except EngineUnavailable:
             logger.warning("engine %s unreachable while polling %s", engine_name, execution_id)
             continue
@@ -40,10 +46,15 @@ def remote_poll() -> int:
     return len(rows)
 
 
-def _copy_logs(engine: RemoteEngine, execution_id: str, ref: dict, offset: int) -> None:
-    lines, _ = engine.read_logs(ref, offset)
-    if lines:
-        execution_log_append(
+def _copy_logs(
+    engine: RemoteEngine, execution_id: str, ref: dict, offset: int, *, drain: bool
+) -> None:
+    """One page of new lines per poll while it runs; every page left once it has ended."""
+    for _ in range(MAX_PAGES_AT_END if drain else 1):
+        lines, _ = engine.read_logs(ref, offset)
+        if not lines:
+            return
+        offset = execution_log_append(
             execution_id=execution_id,
             first_line=offset,
             lines=[line if line.endswith("\n") else line + "\n" for line in lines],
@@ -59,7 +70,7 @@ def _apply(execution_id: str, status: RemoteStatus, pending_at) -> None:
         exit_ = status.exit
         execution_end(
             execution_id=execution_id,
-            outcome=Outcome.OOM if exit_.oom else Outcome.EXITED,
+            outcome=_outcome(exit_),
             exit_code=exit_.exit_code,
             reason=exit_.reason,
             usage=exit_.usage,
@@ -78,3 +89,9 @@ def _missing_too_long(pending_at) -> bool:
         pending_at is not None
         and (timezone.now() - pending_at).total_seconds() > MISSING_AFTER_SECONDS
     )
+
+
+def _outcome(exit_) -> Outcome:
+    if exit_.timed_out:
+        return Outcome.TIMED_OUT
+    return Outcome.OOM if exit_.oom else Outcome.EXITED

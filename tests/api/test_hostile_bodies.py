@@ -1,4 +1,4 @@
-"""Hostile bodies on every write endpoint of the releases and tracker families.
+"""Hostile bodies on every write endpoint of the releases, tracker and Scale families.
 
 Mallory sends, with no credentials and again with Alice's (an admin token and a worker's
 headers), a JSON body nested 5,000 levels deep (with and without a `\\u0000` at the bottom) and a
@@ -22,6 +22,7 @@ from django.conf import settings
 from django.test import Client
 
 from api.releases import api as releases_api
+from api.scale import api as scale_api
 from api.tracker import api as tracker_api
 from tests.conftest import bearer
 
@@ -70,7 +71,15 @@ def _tracker_error(body: Any) -> bool:
     return isinstance(body, dict) and body.get("ok") is False
 
 
-FAMILIES = {"releases": (releases_api, _releases_error), "tracker": (tracker_api, _tracker_error)}
+def _scale_error(body: Any) -> bool:
+    return isinstance(body, dict) and set(body) == {"detail"} and isinstance(body["detail"], str)
+
+
+FAMILIES = {
+    "releases": (releases_api, _releases_error),
+    "tracker": (tracker_api, _tracker_error),
+    "scale": (scale_api, _scale_error),
+}
 
 
 def write_endpoints(api) -> Iterator[tuple[str, str]]:
@@ -105,7 +114,7 @@ def alice(admin_token) -> dict[str, str]:
 
 
 def _row_counts() -> dict[str, int]:
-    labels = ("releases", "tracker", "common")
+    labels = ("releases", "tracker", "common", "jobs")
     return {
         m._meta.label: m.objects.count()
         for label in labels
@@ -188,10 +197,12 @@ def test_it_refuses_hostile_bodies_sent_with_alices_credentials(
     assert _row_counts() == before
 
 
-def test_it_probes_the_known_write_endpoints_of_both_families():
+def test_it_probes_the_known_write_endpoints_of_each_family():
     # The enumeration itself: a regression that empties it would make the probes vacuous.
     releases = set(write_endpoints(releases_api))
     tracker = set(write_endpoints(tracker_api))
+    scale = set(write_endpoints(scale_api))
+    assert {("post", "/v6/job-types/"), ("patch", "/v6/workspaces/999999/")} <= scale
     assert {("post", "/releases"), ("patch", "/task-services/999999")} <= releases
     assert {("delete", "/releases/999999")} <= releases
     assert {("post", "/task/submit"), ("post", "/project/create")} <= tracker
@@ -199,7 +210,11 @@ def test_it_probes_the_known_write_endpoints_of_both_families():
 
 @pytest.mark.parametrize(
     ("family", "method", "path"),
-    [("releases", "post", "/releases"), ("tracker", "post", "/task/submit")],
+    [
+        ("releases", "post", "/releases"),
+        ("tracker", "post", "/task/submit"),
+        ("scale", "post", "/v6/job-types/"),
+    ],
 )
 def test_it_answers_413_in_the_family_format_to_alices_too_large_body(
     client, alice, family, method, path
@@ -210,7 +225,8 @@ def test_it_answers_413_in_the_family_format_to_alices_too_large_body(
 
 
 @pytest.mark.parametrize(
-    ("family", "path"), [("releases", "/releases"), ("tracker", "/project/create")]
+    ("family", "path"),
+    [("releases", "/releases"), ("tracker", "/project/create"), ("scale", "/v6/job-types/")],
 )
 def test_it_answers_400_in_the_family_format_to_a_deeply_nested_body(client, alice, family, path):
     for probe in ("nested-nul", "nested"):

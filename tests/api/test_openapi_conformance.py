@@ -194,6 +194,15 @@ STATE_REFUSALS = {
         ("PATCH", "/release-notes/{kf_id}"),
         ("POST", "/events"),
     ],
+    # Scale refuses with 400 what its schemas cannot state: manifest names that collide as
+    # environment variables, duplicate mount or error names, relative mount paths; a
+    # configuration naming a workspace that does not exist; a name taken or reserved; an edit
+    # whose manifest names another job type; a title with no letter to name a workspace after.
+    "scale": [
+        ("POST", "/v6/job-types/"),
+        ("PATCH", "/v6/job-types/{name}/{version}/"),
+        ("POST", "/v6/workspaces/"),
+    ],
     # The original answers 400 to a request its state refuses (a cluster this deployment does
     # not run on, an env name a process cannot carry), 409 to a taken alias or cluster name and
     # to deleting a definition whose runs are active.
@@ -257,6 +266,9 @@ def config_for(family: str, url: str, service_url: str) -> str:
     schemes, so schemathesis also checks that each operation refuses a request without them."""
     schemes = {"TokenAuth": ("bearer", token_create(role="admin", name="Fuzzer").plaintext)}
     lines: list[str] = []
+    if family == "scale":
+        # Reads and `/validation` take any token (ScaleReadAuth); writes an admin's (TokenAuth).
+        schemes["ScaleReadAuth"] = schemes["TokenAuth"]
     if family == "releases":
         # The family's own routes check roles with RoleAuth; its token routes with TokenAuth.
         schemes["RoleAuth"] = schemes["TokenAuth"]

@@ -1,0 +1,93 @@
+"""Operator console for Scale: job types (pause, resume), their revisions and tags, workspaces
+(deprecate, restore), errors, and the secret store (which keys exist, never a value)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from domain.common.admin_console import ReadOnlyStateAdmin, run_action
+from domain.jobs.job_types import job_type_edit
+from domain.jobs.models import Error, JobType, JobTypeRevision, JobTypeTag, StoredSecret, Workspace
+from domain.jobs.workspaces import workspace_edit
+
+
+@admin.register(JobType)
+class JobTypeAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "name", "version", "revision_num", "is_active", "is_paused")
+    list_display += ("max_scheduled", "docker_image", "last_modified")
+    list_filter = ("is_active", "is_paused", "is_system", "is_published", "last_modified")
+    search_fields = ("name", "version", "docker_image")
+    actions = ("pause", "resume")
+
+    @admin.action(description="Pause the selected job types (their jobs stay queued)")
+    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_paused(request, queryset, paused=True)
+
+    @admin.action(description="Resume the selected job types")
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_paused(request, queryset, paused=False)
+
+    @staticmethod
+    def _set_paused(request: HttpRequest, queryset: QuerySet, *, paused: bool) -> None:
+        run_action(
+            request,
+            queryset,
+            lambda j: job_type_edit(name=j.name, version=j.version, changes={"is_paused": paused}),
+            done="Paused" if paused else "Resumed",
+        )
+
+
+@admin.register(JobTypeRevision)
+class JobTypeRevisionAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "job_type", "revision_num", "docker_image", "created")
+    search_fields = ("job_type__name",)
+    list_select_related = ("job_type",)
+
+
+@admin.register(JobTypeTag)
+class JobTypeTagAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "job_type", "tag")
+    search_fields = ("tag", "job_type__name")
+    list_select_related = ("job_type",)
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "name", "title", "broker_type", "is_active", "deprecated")
+    list_filter = ("is_active",)
+    search_fields = ("name", "title")
+    actions = ("deprecate", "restore")
+
+    @admin.action(description="Deprecate the selected workspaces")
+    def deprecate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, active=False)
+
+    @admin.action(description="Restore the selected workspaces")
+    def restore(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, active=True)
+
+    @staticmethod
+    def _set_active(request: HttpRequest, queryset: QuerySet, *, active: bool) -> None:
+        run_action(
+            request,
+            queryset,
+            lambda w: workspace_edit(workspace_id=w.pk, changes={"is_active": active}),
+            done="Restored" if active else "Deprecated",
+        )
+
+
+@admin.register(Error)
+class ErrorAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "name", "job_type_name", "category", "is_builtin", "should_be_retried")
+    list_filter = ("category", "is_builtin", "should_be_retried")
+    search_fields = ("name", "job_type_name")
+
+
+@admin.register(StoredSecret)
+class StoredSecretAdmin(ReadOnlyStateAdmin):
+    list_display = ("key", "updated")
+    search_fields = ("key",)
+    # Encrypted, but still a secret: the console shows which keys exist, never the value.
+    exclude = ("ciphertext",)

@@ -1,0 +1,58 @@
+"""The Seed environment of a job (specs/scale-and-flotilla.md A.7 "Env var injection").
+
+Two halves. What may sit in the execution row is built when the job is scheduled: json inputs,
+non-secret settings and `ALLOCATED_<RESOURCE>`. What names paths in the scratch directory, or
+must not be stored in clear, is added on the host just before the command starts
+(domain/jobs/workdir.py): `OUTPUT_DIR`, the input files, the secret settings.
+
+`${NAME}` in the manifest's command is expanded by the command's shell from this environment
+(the local and docker engines run `bash -c` / `sh -c`), so a value is never spliced into the
+command text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from domain.jobs.manifest import SeedManifest, env_var_name
+from domain.jobs.models import Job
+
+OUTPUT_DIR = "OUTPUT_DIR"
+INPUTS_DIR = "inputs"
+OUTPUTS_DIR = "outputs"
+
+
+def job_environment(job: Job, manifest: SeedManifest) -> list[tuple[str, str]]:
+    env: list[tuple[str, str]] = []
+    values = job.input.get("json", {})
+    for spec in manifest.input_json:
+        if spec["name"] in values:
+            env.append((env_var_name(spec["name"]), _as_text(values[spec["name"]])))
+    settings = job.configuration.get("settings", {})
+    for spec in manifest.settings:
+        if not spec["secret"] and spec["name"] in settings:
+            env.append((env_var_name(spec["name"]), str(settings[spec["name"]])))
+    for name, amount in sorted(job.resources.items()):
+        env.append((f"ALLOCATED_{env_var_name(name)}", _amount(amount)))
+    return env
+
+
+def _as_text(value: Any) -> str:
+    # Strings as they are; arrays, objects, numbers and booleans as their JSON text.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _amount(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def execution_resources(job: Job) -> dict[str, float]:
+    """What the execution asks its host for, in the executions aggregate's names."""
+    needs = job.resources
+    return {
+        "cpus": float(needs.get("cpus", 0)),
+        "mem_mb": int(needs.get("mem", 0)),
+        "disk_mb": int(needs.get("disk", 0)),
+        "gpus": int(needs.get("gpus", 0)),
+    }

@@ -1,0 +1,388 @@
+"""The docker engine: the command runs in a container of the definition's image, on this host's
+dockerd, through the Docker Engine API (the `docker` SDK).
+
+One container per execution, named `regatta-<execution id>` and labelled
+`regatta.execution=<id>`, running `<shell> -cex "<command>"` as Flotilla does (`bash` unless the
+cluster's `shell` option says `sh`, for images such as busybox that have no bash). The memory
+request is both the memory and the memory+swap limit, so going past it is an OOM kill, never
+swapping; the CPU request becomes nano_cpus; a pids limit stops fork bombs. By default the
+container has no network, runs as nobody (65534:65534) with every capability dropped and
+no-new-privileges, under docker's init so a stop's SIGTERM reaches the command. The container is
+kept after it exits until `cleanup()`, so `wait()` can read `State.OOMKilled` first.
+
+Cluster options (`EXECUTIONS_CLUSTERS`, docs/engines.md): docker_host, shell, network_mode,
+user, pids_limit, api_timeout, slots.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import Container
+from docker.types import DeviceRequest
+
+from domain.common.env import env_int, env_str
+from domain.executions import conf
+from orchestrator.engines.base import (
+    Capacity,
+    EngineUnavailable,
+    Exit,
+    LaunchRefused,
+    LaunchSpec,
+)
+from orchestrator.engines.lines import split_lines
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+DEFAULT_USER = "65534:65534"
+DEFAULT_NETWORK_MODE = "none"
+DEFAULT_API_TIMEOUT = 60.0
+SHELLS = ("bash", "sh")
+EXECUTION_LABEL = "regatta.execution"
+MIB = 1024 * 1024
+# dockerd refuses a memory limit under 6 MB; say so before it does, in our words.
+MIN_MEM_MB = 6
+INT64_MAX = 2**63 - 1
+MAX_CPUS = 1_000_000.0
+# Execution ids are UUIDs; one that could not stand in a docker name ([a-zA-Z0-9_.-]) is refused.
+EXECUTION_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
+# Errors that mean "dockerd cannot be reached or did not answer", as opposed to an answer.
+UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+
+def container_name(execution_id: str) -> str:
+    if not EXECUTION_ID.fullmatch(execution_id):
+        raise LaunchRefused(f"execution id {execution_id[:200]!r} cannot name a container")
+    return f"regatta-{execution_id}"
+
+
+def docker_host(options: dict) -> str:
+    """Where dockerd listens: the cluster's `docker_host`, else DOCKER_HOST, else the socket."""
+    return str(options.get("docker_host") or env_str("DOCKER_HOST") or DEFAULT_DOCKER_HOST)
+
+
+def docker_client(options: dict) -> docker.DockerClient:
+    """A fresh client (never one shared across the supervisor's fork). Raises
+    EngineUnavailable when dockerd does not answer."""
+    base_url = docker_host(options)
+    timeout = _api_timeout(options)
+    try:
+        return docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
+    except DockerException as exc:
+        raise EngineUnavailable(f"dockerd at {base_url} does not answer: {exc}") from exc
+
+
+def _api_timeout(options: dict) -> float:
+    value = options.get("api_timeout", DEFAULT_API_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86400:
+        raise LaunchRefused(f"docker engine option api_timeout must be seconds, not {value!r}")
+    return float(value)
+
+
+class DockerEngine:
+    name = "docker"
+
+    def __init__(self, options: dict | None = None) -> None:
+        # Options for what has no spec to carry them (capacity); a launch uses the spec's.
+        self.options = options or {}
+
+    def capacity(self) -> Capacity:
+        client = docker_client(self.options)
+        try:
+            info = _unreachable_is_unavailable(client.info)
+        finally:
+            client.close()
+        return Capacity(
+            slots=_positive_int_option(self.options, "slots", conf.host_slots()),
+            cpus=float(info.get("NCPU") or 0),
+            mem_mb=int(info.get("MemTotal") or 0) // MIB,
+            disk_mb=_free_mb(self.options, info.get("DockerRootDir") or ""),
+        )
+
+    def start(self, spec: LaunchSpec) -> DockerProcess:
+        name = container_name(spec.execution_id)
+        client = docker_client(spec.options)
+        try:
+            container = _existing(client, name) or _create(client, name, spec)
+            _start_if_created(container)
+        except BaseException:
+            client.close()
+            raise
+        return DockerProcess(client, container)
+
+
+def _free_mb(options: dict, path: str) -> int:
+    # Only meaningful when dockerd runs on this host (a unix socket): 0 says "unknown".
+    if not docker_host(options).startswith("unix://"):
+        return 0
+    try:
+        return shutil.disk_usage(path).free // MIB
+    except OSError:
+        return 0
+
+
+def _unreachable_is_unavailable(call, *args, **kwargs):
+    try:
+        return call(*args, **kwargs)
+    except UNREACHABLE as exc:
+        raise EngineUnavailable(f"dockerd stopped answering: {exc}") from exc
+
+
+def _existing(client: docker.DockerClient, name: str) -> Container | None:
+    """The container a previous delivery of this launch already made, if any: a redelivered
+    launch attaches to it instead of running the command a second time."""
+    try:
+        return _unreachable_is_unavailable(client.containers.get, name)
+    except NotFound:
+        return None
+
+
+def _create(client: docker.DockerClient, name: str, spec: LaunchSpec) -> Container:
+    _require_image(client, spec.image)
+    try:
+        return _unreachable_is_unavailable(
+            client.containers.create, spec.image, **_container_args(name, spec)
+        )
+    except APIError as exc:
+        if exc.status_code == 409:
+            # Another delivery created it between our look-up and our create.
+            return client.containers.get(name)
+        if exc.is_client_error():
+            raise LaunchRefused(f"docker refused the container: {_explain(exc)}") from exc
+        raise EngineUnavailable(f"docker could not create the container: {_explain(exc)}") from exc
+
+
+def _require_image(client: docker.DockerClient, image: str) -> None:
+    if not image:
+        raise LaunchRefused("the docker engine needs an image, and the definition has none")
+    try:
+        _unreachable_is_unavailable(client.images.get, image)
+    except ImageNotFound as exc:
+        # Nothing is pulled: images are provided on the host (docs/engines.md).
+        raise LaunchRefused(f"no such image on this docker host: {image}") from exc
+    except APIError as exc:
+        if exc.is_client_error():
+            raise LaunchRefused(f"image {image!r} is unusable: {_explain(exc)}") from exc
+        raise EngineUnavailable(f"docker could not look up {image!r}: {_explain(exc)}") from exc
+
+
+def _container_args(name: str, spec: LaunchSpec) -> dict:
+    options = spec.options
+    args: dict = {
+        "name": name,
+        "command": _command(_shell(options), spec.command),
+        "environment": _environment(spec.env),
+        "labels": {**spec.labels, EXECUTION_LABEL: spec.execution_id},
+        "user": str(options.get("user") or DEFAULT_USER),
+        "network_mode": str(options.get("network_mode") or DEFAULT_NETWORK_MODE),
+        "pids_limit": _positive_int_option(
+            options, "pids_limit", env_int("EXECUTIONS_PIDS_MAX", 4096)
+        ),
+        # docker-init as PID 1: it forwards a stop's SIGTERM to the shell and reaps orphans. A
+        # shell as PID 1 would ignore SIGTERM (no default action for PID 1) until the SIGKILL.
+        "init": True,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "stdin_open": False,
+        "tty": False,
+        "detach": True,
+    }
+    args.update(_limits(spec))
+    return args
+
+
+def _command(shell: str, command: str) -> list[str]:
+    """`<shell> -cex "<command>"` with its stderr joined to its stdout. Docker keeps the two
+    streams apart and their lines can come back out of order (`hi` before `+ echo hi`); one pipe
+    keeps the trace where it happened. The wrapper execs, so the shell is the command's process
+    and its exit status and signals are the command's."""
+    if "\0" in command:
+        raise LaunchRefused("the command contains a NUL byte, which cannot be passed to exec")
+    return [shell, "-c", 'exec "$0" -cex "$1" 2>&1', shell, command]
+
+
+def _positive_int_option(options: dict, name: str, default: int) -> int:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise LaunchRefused(f"docker engine option {name} must be a whole number, not {value!r}")
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise LaunchRefused(f"docker engine option {name} must be a whole number") from exc
+    if not 0 < number <= INT64_MAX:
+        raise LaunchRefused(f"docker engine option {name} is out of range: {number}")
+    return number
+
+
+def _shell(options: dict) -> str:
+    shell = options.get("shell", "bash")
+    if shell not in SHELLS:
+        raise LaunchRefused(f"docker engine option shell must be one of {SHELLS}, not {shell!r}")
+    return shell
+
+
+def _environment(merged: list[tuple[str, str]]) -> dict[str, str]:
+    # Later names win; a name docker cannot carry (empty, with "=" or NUL) is left out, as the
+    # local engine does (the API refuses such pairs before they get here).
+    env: dict[str, str] = {}
+    for name, value in merged:
+        if name and "=" not in name and "\0" not in name and "\0" not in value:
+            env[name] = value
+    return env
+
+
+def _limits(spec: LaunchSpec) -> dict:
+    limits: dict = {}
+    if spec.mem_mb is not None:
+        if not MIN_MEM_MB <= spec.mem_mb <= INT64_MAX // MIB:
+            raise LaunchRefused(
+                f"docker takes a memory limit from {MIN_MEM_MB} MB to {INT64_MAX // MIB} MB,"
+                f" not {spec.mem_mb} MB"
+            )
+        # Memory and memory+swap alike: past the limit the command is OOM-killed, not swapped.
+        limits["mem_limit"] = limits["memswap_limit"] = f"{spec.mem_mb}m"
+    if spec.cpus is not None:
+        # dockerd checks the range against the host's CPUs (a 400 we pass on); a number past
+        # int64 would instead break its JSON decoding (a 500), so that one is refused here.
+        if not 0 < spec.cpus <= MAX_CPUS:
+            raise LaunchRefused(f"docker cannot limit a command to {spec.cpus} CPUs")
+        limits["nano_cpus"] = max(1, round(spec.cpus * 1e9))
+    if spec.gpus > 0:
+        limits["device_requests"] = [DeviceRequest(count=spec.gpus, capabilities=[["gpu"]])]
+    return limits
+
+
+def _start_if_created(container: Container) -> None:
+    """Start a container that is only created (ours, or a delivery that died between create and
+    start). One that runs or has run is left alone: the command never runs twice."""
+    if container.status != "created":
+        return
+    try:
+        _unreachable_is_unavailable(container.start)
+    except APIError as exc:
+        # The runtime could not start the command (no such shell in the image, no GPU driver):
+        # it never will. Leave no container behind for a later launch to attach to.
+        _remove(container)
+        raise LaunchRefused(f"docker could not start the command: {_explain(exc)}") from exc
+
+
+def _explain(exc: APIError) -> str:
+    return str(exc.explanation or exc)[:1000]
+
+
+def _remove(container: Container) -> None:
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+    except (DockerException, *UNREACHABLE):
+        logger.warning("could not remove container %s", container.name, exc_info=True)
+
+
+class DockerProcess:
+    """A container started (or found) for one execution."""
+
+    def __init__(self, client: docker.DockerClient, container: Container) -> None:
+        self.client = client
+        self.container = container
+        self.ref = {"container_id": container.id, "container_name": container.name}
+        self._terminated = False
+
+    def lines(self) -> Iterator[bytes]:
+        # Docker itself splits a long line into 16 KB frames; split_lines rejoins them up to
+        # its cut, so no line is ever whole in memory.
+        yield from split_lines(self._output(), max_line=conf.LOG_MAX_LINE_BYTES)
+
+    def _output(self) -> Iterator[bytes]:
+        """The container's output from its first byte to its last, chunk by chunk."""
+        # The SDK turns the socket blocking for a followed stream, so a quiet command does not
+        # hit the client's timeout; the stream ends when the container does.
+        consumed = 0
+        for chunk in self._logs(follow=True):
+            consumed += len(chunk)
+            yield chunk
+        # dockerd 20.10's json-file follower can stop before the last lines of a container that
+        # exits quickly (`seq 1 10000` lost thousands). What it sent is always a prefix
+        # of the log: once the container has ended, read the log again and keep what follows.
+        self.container.wait(timeout=None)
+        yield from _skip(self._logs(follow=False), consumed)
+
+    def _logs(self, *, follow: bool) -> Iterator[bytes]:
+        stream = self.container.logs(stream=True, follow=follow, stdout=True, stderr=True)
+        try:
+            yield from stream
+        finally:
+            stream.close()
+
+    def wait(self) -> Exit:
+        # No timeout: the command may take days (its deadline is the supervisor's business).
+        status = self.container.wait(timeout=None)
+        self.container.reload()
+        state = self.container.attrs.get("State", {})
+        code = status.get("StatusCode")
+        oom = bool(state.get("OOMKilled"))
+        return Exit(
+            exit_code=code,
+            oom=oom,
+            signal=self._signal(code, oom),
+            reason=_exit_reason(oom, state, status),
+        )
+
+    def _signal(self, code: int | None, oom: bool) -> int | None:
+        # Docker reports a signalled command as 128 + n, like a shell. Only an OOM kill or our
+        # own stop makes that a signal for sure: a command may also `exit 137` by itself.
+        if oom:
+            return 9
+        if self._terminated and code is not None and 128 < code < 160:
+            return code - 128
+        return None
+
+    def terminate(self, *, grace: float) -> None:
+        # Returns at once: `docker stop` sends SIGTERM and waits out the grace before SIGKILL.
+        self._terminated = True
+        threading.Thread(target=self._stop, args=(grace,), daemon=True).start()
+
+    def cleanup(self) -> None:
+        _remove(self.container)
+        self.client.close()
+
+    def _stop(self, grace: float) -> None:
+        try:
+            if grace <= 0:
+                self.container.kill()
+            else:
+                self.container.stop(timeout=max(1, math.ceil(grace)))
+        except NotFound:
+            pass
+        except APIError as exc:
+            # 409: it is not running any more. Anything else: the next heartbeat stops it again.
+            if exc.status_code != 409:
+                logger.warning("could not stop container %s: %s", self.container.name, exc)
+        except (DockerException, *UNREACHABLE):
+            logger.warning("could not stop container %s", self.container.name, exc_info=True)
+
+
+def _skip(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
+    """`chunks` without their first `count` bytes."""
+    for chunk in chunks:
+        if count >= len(chunk):
+            count -= len(chunk)
+            continue
+        yield chunk[count:]
+        count = 0
+
+
+def _exit_reason(oom: bool, state: dict, status: dict) -> str:
+    if oom:
+        return "OOMKilled: the command exceeded its memory limit"
+    error = state.get("Error") or (status.get("Error") or {}).get("Message") or ""
+    return str(error)[:1000]

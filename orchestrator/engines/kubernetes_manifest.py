@@ -1,0 +1,189 @@
+"""The batch/v1 Job the kubernetes engine submits for one execution.
+
+Flotilla's shape (spec B.1, B.6): one Job per run, named by the run id, no Kubernetes-level
+retries (backoffLimit 0; retries are Regatta's), the run's deadline as activeDeadlineSeconds,
+finished Jobs garbage-collected after an hour. The pod runs as an unprivileged user with the
+settings of the "restricted" Pod Security Standard, so it is admitted in namespaces enforcing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+
+from orchestrator.engines.base import LaunchRefused, LaunchSpec
+
+EXECUTION_LABEL = "regatta.io/execution"
+CONTAINER = "main"
+TTL_AFTER_FINISHED = 3600
+UNPRIVILEGED_UID = 65534  # nobody
+INT64_MAX = 2**63 - 1
+DEFAULT_NAMESPACE = "default"
+
+# A DNS-1123 label: what a namespace, and (for its pods' job-name label) a Job name, must be.
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+MAX_LABEL = 63
+# Prefixes Kubernetes reserves for its own labels, and ours: a caller's label may not claim them.
+RESERVED_PREFIXES = ("kubernetes.io", "k8s.io", "regatta.io")
+
+
+def job_manifest(spec: LaunchSpec) -> dict:
+    """The Job for `spec`, as a plain dict (what is POSTed to the API server)."""
+    labels = {**sanitized_labels(spec.labels), EXECUTION_LABEL: label_value(spec.execution_id)}
+    pod_spec: dict = {
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UNPRIVILEGED_UID,
+            "runAsGroup": UNPRIVILEGED_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(spec)],
+    }
+    if spec.options.get("service_account"):
+        pod_spec["serviceAccountName"] = str(spec.options["service_account"])
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(spec.execution_id),
+            "namespace": namespace_of(spec.options),
+            "labels": labels,
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": _deadline(spec.deadline_seconds),
+            "ttlSecondsAfterFinished": TTL_AFTER_FINISHED,
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+def _container(spec: LaunchSpec) -> dict:
+    if not spec.image:
+        raise LaunchRefused("the kubernetes engine needs an image to run the command in")
+    container: dict = {
+        "name": CONTAINER,
+        "image": spec.image,
+        "command": ["bash", "-cex", escape_references(spec.command)],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "runAsNonRoot": True,
+            "runAsUser": UNPRIVILEGED_UID,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    env = env_vars(spec.env)
+    if env:
+        container["env"] = env
+    amounts = resource_amounts(spec)
+    if amounts:
+        # Requests equal to limits: the pod gets exactly what the run asked for (and, with cpu
+        # and memory both set, the Guaranteed QoS class, the last to be evicted).
+        container["resources"] = {"requests": amounts, "limits": dict(amounts)}
+    return container
+
+
+def namespace_of(options: dict) -> str:
+    namespace = str(options.get("namespace") or DEFAULT_NAMESPACE)
+    if not DNS_LABEL.match(namespace):
+        raise LaunchRefused(f"namespace {namespace!r} is not a valid Kubernetes namespace name")
+    return namespace
+
+
+def job_name(execution_id: str) -> str:
+    """The execution id itself when it is a valid DNS-1123 label (Flotilla's run ids are),
+    else a cleaned form plus a digest of the id, so two ids never share a Job."""
+    if DNS_LABEL.match(execution_id):
+        return execution_id
+    digest = hashlib.sha256(execution_id.encode()).hexdigest()[:10]
+    cleaned = re.sub(r"[^a-z0-9]+", "-", execution_id.lower())[: MAX_LABEL - 11].strip("-")
+    return f"{cleaned or 'regatta'}-{digest}"
+
+
+def escape_references(text: str) -> str:
+    """Kubernetes expands `$(NAME)` in a container's command and env values and turns `$$` into
+    `$`; doubling every `$` hands bash the text exactly as it was written."""
+    return text.replace("$", "$$")
+
+
+def env_vars(env: list[tuple[str, str]]) -> list[dict]:
+    """Later names win; each name keeps the place of its last occurrence. Empty names are
+    dropped (spec B.5)."""
+    last = {name: index for index, (name, _) in enumerate(env)}
+    return [
+        {"name": name, "value": escape_references(value)}
+        for index, (name, value) in enumerate(env)
+        if name and last[name] == index
+    ]
+
+
+def resource_amounts(spec: LaunchSpec) -> dict[str, str]:
+    amounts: dict[str, str] = {}
+    if spec.cpus is not None:
+        if not math.isfinite(spec.cpus) or spec.cpus <= 0:
+            raise LaunchRefused(f"cpus must be a positive number, not {spec.cpus}")
+        amounts["cpu"] = f"{max(1, round(spec.cpus * 1000))}m"
+    if spec.mem_mb is not None:
+        amounts["memory"] = f"{_whole('mem_mb', spec.mem_mb)}Mi"
+    if spec.disk_mb is not None:
+        amounts["ephemeral-storage"] = f"{_whole('disk_mb', spec.disk_mb)}Mi"
+    if spec.gpus:
+        amounts["nvidia.com/gpu"] = str(_whole("gpus", spec.gpus))
+    return amounts
+
+
+def _whole(name: str, amount: int) -> int:
+    if not isinstance(amount, int) or amount <= 0:
+        raise LaunchRefused(f"{name} must be a positive whole number, not {amount!r}")
+    return amount
+
+
+def _deadline(seconds: int) -> int:
+    if seconds < 1:
+        raise LaunchRefused(f"the deadline must be at least 1 second, not {seconds}")
+    return min(int(seconds), INT64_MAX)
+
+
+def sanitized_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Labels made valid: a key's prefix must be a DNS subdomain outside the reserved ones, its
+    name and the value 63 characters of [A-Za-z0-9_.-] starting and ending alphanumeric.
+    What cannot be made valid (an empty name) is dropped; of two keys that clean alike, the
+    later wins."""
+    cleaned: dict[str, str] = {}
+    for key, value in labels.items():
+        clean_key = label_key(str(key))
+        if clean_key:
+            cleaned[clean_key] = label_value(str(value))
+    return cleaned
+
+
+def label_key(key: str) -> str:
+    prefix, _, name = key.rpartition("/")
+    name = label_value(name)
+    prefix = _label_prefix(prefix)
+    if not name:
+        return ""
+    return f"{prefix}/{name}" if prefix else name
+
+
+def label_value(value: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", value)
+    return _trim_to_alphanumeric(cleaned[:MAX_LABEL])
+
+
+def _label_prefix(prefix: str) -> str:
+    parts = [re.sub(r"[^a-z0-9-]+", "-", part.lower()).strip("-") for part in prefix.split(".")]
+    subdomain = ".".join(part[:MAX_LABEL].strip("-") for part in parts if part.strip("-"))
+    if len(subdomain) > 253 or _is_reserved(subdomain):
+        return ""
+    return subdomain
+
+
+def _is_reserved(subdomain: str) -> bool:
+    return any(subdomain == p or subdomain.endswith("." + p) for p in RESERVED_PREFIXES)
+
+
+def _trim_to_alphanumeric(text: str) -> str:
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", text)

@@ -1,0 +1,21 @@
+"""Thin Celery adapters of Scale jobs (domain/jobs). Canvases: orchestrator/lifecycles/jobs.py."""
+
+from __future__ import annotations
+
+from domain.jobs.load import job_load_measure
+from domain.jobs.scheduling import jobs_schedule
+from orchestrator.lifecycles.jobs import schedule_flag_clear
+from orchestrator.taskkit import regatta_task
+
+
+@regatta_task("jobs.schedule", expires=10)
+def schedule(self) -> int:
+    """Give queued jobs executions, as many as the jobs cluster has free slots."""
+    schedule_flag_clear()
+    return jobs_schedule()
+
+
+@regatta_task("jobs.measure_load")
+def measure_load(self) -> int:
+    """Count pending, queued and running jobs for /v6/load/."""
+    return job_load_measure().queued_count

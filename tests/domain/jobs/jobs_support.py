@@ -1,0 +1,84 @@
+"""Builders for the job tests: Seed manifests with a command of the test's choosing, job types,
+input files, and a host of executions (a Host row) for the scheduler to see."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+
+from domain.executions.models import Host
+from domain.jobs.files import file_store
+from domain.jobs.job_types import job_type_create
+from domain.jobs.models import JobType, ScaleFile
+from domain.jobs.workspaces import workspace_default_ensure
+
+_names = itertools.count(1)
+
+
+def seed(
+    *,
+    name: str | None = None,
+    command: str = "true",
+    timeout: int = 60,
+    inputs: dict | None = None,
+    outputs: dict | None = None,
+    settings: list | None = None,
+    errors: list | None = None,
+    scalars: list | None = None,
+) -> dict[str, Any]:
+    interface: dict[str, Any] = {"command": command}
+    if inputs:
+        interface["inputs"] = inputs
+    if outputs:
+        interface["outputs"] = outputs
+    if settings:
+        interface["settings"] = settings
+    job: dict[str, Any] = {
+        "name": name or f"job-{next(_names)}",
+        "jobVersion": "1.0.0",
+        "packageVersion": "1.0.0",
+        "title": "A test job",
+        "description": "Runs a command of the test's choosing",
+        "maintainer": {"name": "Alice", "email": "alice@example.com"},
+        "timeout": timeout,
+        "interface": interface,
+        "resources": {"scalar": scalars or [{"name": "cpus", "value": 0.25}]},
+    }
+    if errors:
+        job["errors"] = errors
+    return {"seedVersion": "1.0.0", "job": job}
+
+
+def job_type(*, max_scheduled: int | None = None, configuration: Any = None, **kw: Any) -> JobType:
+    saved = job_type_create(
+        docker_image="regatta/test:1",
+        manifest=seed(**kw),
+        configuration=configuration,
+        options={"max_scheduled": max_scheduled} if max_scheduled is not None else None,
+    )
+    return saved.job_type
+
+
+def host(
+    *, name: str = "h1", cluster: str = "default", slots: int = 16, cpus: float = 8, mem_mb=16384
+) -> Host:
+    return Host.objects.create(
+        name=name,
+        queue=f"executions.host.{name}",
+        clusters=[cluster],
+        slots=slots,
+        cpus=cpus,
+        mem_mb=mem_mb,
+        disk_mb=100000,
+        gpus=0,
+        heartbeat_at=timezone.now(),
+    )
+
+
+def input_file(tmp_path: Path, name: str, text: str) -> ScaleFile:
+    source = tmp_path / name
+    source.write_text(text)
+    return file_store(workspace=workspace_default_ensure(), source=source, path=f"in/{name}")

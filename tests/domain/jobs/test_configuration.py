@@ -1,0 +1,161 @@
+"""domain/jobs/configuration.py: the configuration JSON against its schema, then against a
+manifest, with the original's error and warning names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.jobs.configuration import (
+    configuration_check,
+    configuration_parse,
+    output_workspace_name,
+    secrets_split,
+)
+from domain.jobs.manifest import manifest_parse
+from domain.jobs.models import Workspace
+from domain.jobs.problems import ConfigurationInvalid
+from domain.jobs.workspaces import workspace_create
+from tests.domain.jobs.seeds import example
+
+HOST = {"broker": {"type": "host", "host_path": "/srv/files"}}
+
+
+def test_it_fills_every_section_of_an_empty_configuration():
+    assert configuration_parse(None) == {
+        "mounts": {},
+        "output_workspaces": {"default": "", "outputs": {}},
+        "priority": 100,
+        "settings": {},
+    }
+
+
+@pytest.mark.parametrize("version", ["6", "7", "2.0"])
+def test_it_reads_versions_6_and_7_and_maps_2_0(version):
+    config = configuration_parse({"version": version, "priority": 5})
+    assert config["priority"] == 5
+    assert "version" not in config
+
+
+def test_it_takes_missing_sections_from_a_base_configuration():
+    base = configuration_parse({"priority": 7, "settings": {"A": "b"}})
+    assert configuration_parse({"priority": 3}, base=base)["settings"] == {"A": "b"}
+
+
+REFUSED: dict[str, tuple[Any, str]] = {
+    "an unknown version": ({"version": "5"}, "INVALID_VERSION"),
+    "priority 0": ({"priority": 0}, "INVALID_PRIORITY"),
+    "a priority as a string": ({"priority": "high"}, "INVALID_PRIORITY"),
+    "a priority past 32 bits": ({"priority": 2**31}, "INVALID_PRIORITY"),
+    "an unknown section": ({"queue": "fast"}, "INVALID_CONFIGURATION"),
+    "an empty setting value": ({"settings": {"A": ""}}, "INVALID_CONFIGURATION"),
+    "a setting value that is a number": ({"settings": {"A": 5}}, "INVALID_CONFIGURATION"),
+    "an nfs mount": ({"mounts": {"M": {"type": "nfs", "path": "/x"}}}, "INVALID_CONFIGURATION"),
+    "a host mount without a path": ({"mounts": {"M": {"type": "host"}}}, "INVALID_CONFIGURATION"),
+    "a volume mount with a host path": (
+        {"mounts": {"M": {"type": "volume", "host_path": "/x"}}},
+        "INVALID_CONFIGURATION",
+    ),
+    "an output workspace that is no string": (
+        {"output_workspaces": {"default": 3}},
+        "INVALID_CONFIGURATION",
+    ),
+    "a configuration that is a list": ([], "INVALID_CONFIGURATION"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_it_refuses_a_configuration_breaking_its_schema_with_the_originals_name(case):
+    document, name = REFUSED[case]
+    with pytest.raises(ConfigurationInvalid) as refused:
+        configuration_parse(document)
+    assert refused.value.problem.name == name
+
+
+def _names(problems) -> list[str]:
+    return [p.name for p in problems]
+
+
+@pytest.mark.django_db
+def test_it_warns_of_each_mount_and_setting_the_manifest_has_and_the_configuration_lacks():
+    manifest = manifest_parse(example("complete"))
+    warnings = configuration_check(configuration_parse({}), manifest)
+    assert _names(warnings).count("MISSING_MOUNT") == 2
+    assert _names(warnings).count("MISSING_SETTING") == 3
+    # File outputs without a workspace go to the default one: a warning, not an error.
+    assert _names(warnings).count("MISSING_WORKSPACE") == 2
+
+
+@pytest.mark.django_db
+def test_it_warns_of_a_setting_or_mount_the_manifest_does_not_have():
+    manifest = manifest_parse(example("random-number"))
+    config = configuration_parse(
+        {"settings": {"EXTRA": "x"}, "mounts": {"M": {"type": "host", "host_path": "/m"}}}
+    )
+    assert _names(configuration_check(config, manifest)) == ["UNKNOWN_MOUNT", "UNKNOWN_SETTING"]
+
+
+@pytest.mark.django_db
+def test_it_counts_a_stored_secret_as_configured():
+    manifest = manifest_parse(example("complete"))
+    config = configuration_parse({"settings": {"VERSION": "1", "DB_HOST": "db"}})
+    assert "MISSING_SETTING" in _names(configuration_check(config, manifest))
+    stored = frozenset({"DB_PASS"})
+    assert "MISSING_SETTING" not in _names(
+        configuration_check(config, manifest, stored_secrets=stored)
+    )
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_workspace_that_does_not_exist():
+    manifest = manifest_parse(example("watermark"))
+    config = configuration_parse({"output_workspaces": {"default": "nowhere"}})
+    with pytest.raises(ConfigurationInvalid) as refused:
+        configuration_check(config, manifest)
+    assert refused.value.problem.name == "INVALID_WORKSPACE"
+
+
+@pytest.mark.django_db
+def test_it_warns_of_a_deprecated_workspace():
+    workspace_create(title="Old products", configuration=HOST, is_active=False)
+    manifest = manifest_parse(example("watermark"))
+    config = configuration_parse({"output_workspaces": {"default": "old-products"}})
+    assert _names(configuration_check(config, manifest)) == ["DEPRECATED_WORKSPACE"]
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_workspace_per_output_instead_of_a_default():
+    workspace_create(title="Images", configuration=HOST)
+    manifest = manifest_parse(example("watermark"))
+    config = configuration_parse({"output_workspaces": {"outputs": {"OUTPUT_IMAGE": "images"}}})
+    assert configuration_check(config, manifest) == []
+    assert output_workspace_name(config, "OUTPUT_IMAGE") == "images"
+
+
+@pytest.mark.django_db
+def test_it_creates_the_default_workspace_when_a_configuration_names_it(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    manifest = manifest_parse(example("watermark"))
+    config = configuration_parse({"output_workspaces": {"default": "default"}})
+    assert configuration_check(config, manifest) == []
+    assert Workspace.objects.filter(name="default").exists()
+    assert (tmp_path / "workspaces" / "default").is_dir()
+    assert output_workspace_name(configuration_parse({}), "OUTPUT_IMAGE") == "default"
+
+
+def test_it_refuses_a_relative_host_mount_path():
+    manifest = manifest_parse(example("complete"))
+    config = configuration_parse({"mounts": {"MOUNT_PATH": {"type": "host", "host_path": "rel"}}})
+    with pytest.raises(ConfigurationInvalid) as refused:
+        configuration_check(config, manifest)
+    assert refused.value.problem.name == "HOST_ABSOLUTE_PATH"
+
+
+def test_it_splits_secret_settings_out_of_the_configuration():
+    manifest = manifest_parse(example("complete"))
+    config = configuration_parse({"settings": {"DB_HOST": "db", "DB_PASS": "hunter2"}})
+    public, secret = secrets_split(config, manifest)
+    assert public["settings"] == {"DB_HOST": "db"}
+    assert secret == {"DB_PASS": "hunter2"}
+    assert config["settings"]["DB_PASS"] == "hunter2"  # the caller's copy is untouched
