@@ -4,7 +4,7 @@ files, the cancel and requeue filters, the queue and the job types' statistics."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field, StrictBool, StrictInt, StrictStr
@@ -18,6 +18,8 @@ Ids = Annotated[list[Id], Field(max_length=10000)]
 Names = Annotated[list[Annotated[StrictStr, Field(max_length=50)]], Field(max_length=1000)]
 Priority = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 TimeText = Annotated[StrictStr, Field(max_length=64)]
+StatusName = Literal["PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED"]
+CategoryName = Literal["SYSTEM", "ALGORITHM", "DATA"]
 
 
 class JobIn(Strict):
@@ -36,14 +38,14 @@ class JobTypeKey(Strict):
 class JobFilterIn(Strict):
     started: TimeText | NotNull = None
     ended: TimeText | NotNull = None
-    status: Annotated[StrictStr, Field(max_length=16)] | NotNull = None
+    status: StatusName | NotNull = None
     job_ids: Ids | NotNull = None
     job_type_ids: Ids | NotNull = None
     job_types: Annotated[list[JobTypeKey], Field(max_length=1000)] | NotNull = None
     job_type_names: Names | NotNull = None
     batch_ids: Ids | NotNull = None
     recipe_ids: Ids | NotNull = None
-    error_categories: Annotated[list[StrictStr], Field(max_length=3)] | NotNull = None
+    error_categories: Annotated[list[CategoryName], Field(max_length=3)] | NotNull = None
     error_ids: Ids | NotNull = None
     is_superseded: StrictBool | NotNull = None
 

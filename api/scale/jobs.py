@@ -18,6 +18,7 @@ from api.scale.answers import answers, family_url
 from api.scale.auth import read_auth, write_auth
 from api.scale.fields import given_fields
 from api.scale.job_schemas import (
+    CategoryName,
     JobDetailsOut,
     JobExecutionDetailsOut,
     JobExecutionOut,
@@ -27,6 +28,7 @@ from api.scale.job_schemas import (
     LogLineOut,
     RequeueIn,
     ScaleFileOut,
+    StatusName,
 )
 from api.scale.params import order_fields, order_param, parse_time, time_param
 from domain.executions.selectors import execution_get, execution_log_iter
@@ -69,13 +71,13 @@ def list_jobs(
     request: HttpRequest,
     started: str | None = time_param(),
     ended: str | None = time_param(),
-    status: list[str] | None = REPEATABLE,
+    status: list[StatusName] | None = REPEATABLE,
     job_id: list[int] | None = REPEATABLE,
     job_type_id: list[int] | None = REPEATABLE,
     job_type_name: list[str] | None = REPEATABLE,
     batch_id: list[int] | None = REPEATABLE,
     recipe_id: list[int] | None = REPEATABLE,
-    error_category: list[str] | None = REPEATABLE,
+    error_category: list[CategoryName] | None = REPEATABLE,
     error_id: list[int] | None = REPEATABLE,
     is_superseded: bool | None = Query(None),
     order: list[str] | None = ORDER,
@@ -163,7 +165,7 @@ def list_job_input_files(request: HttpRequest, job_id: int = _id()):
 )
 @paginate(ScalePagination)
 def list_job_executions(
-    request: HttpRequest, job_id: int = _id(), status: list[str] | None = REPEATABLE
+    request: HttpRequest, job_id: int = _id(), status: list[StatusName] | None = REPEATABLE
 ):
     """Its executions, the latest first."""
     return job_selectors.job_executions(job_id=job_id, statuses=status or ())
