@@ -18,7 +18,6 @@ from api.scale.answers import answers, family_url
 from api.scale.auth import read_auth, write_auth
 from api.scale.fields import given_fields
 from api.scale.job_schemas import (
-    CategoryName,
     JobDetailsOut,
     JobExecutionDetailsOut,
     JobExecutionOut,
@@ -28,12 +27,12 @@ from api.scale.job_schemas import (
     LogLineOut,
     RequeueIn,
     ScaleFileOut,
-    StatusName,
 )
 from api.scale.params import order_fields, order_param, parse_time, time_param
 from domain.executions.selectors import execution_get, execution_log_iter
 from domain.jobs import job_selectors, queueing
 from domain.jobs.job_selectors import JobFilter
+from domain.jobs.models import ErrorCategory, JobStatus
 
 router = Router(tags=["jobs"])
 
@@ -44,6 +43,21 @@ WRITE = (401, 403, 413)
 STREAMS = ("stdout", "stderr", "combined")
 REPEATABLE = Query(None, description="Repeatable.")
 ORDER = order_param(job_selectors.JOB_ORDER_FIELDS)
+
+
+def _choices_param(values: list[str]) -> Query:
+    """A repeatable parameter whose values the document names (the view's annotation stays
+    `list[str]`: a paginated view's annotations are resolved outside this module)."""
+    param = Query(None, description="Repeatable.")
+    param.json_schema_extra = {
+        **(param.json_schema_extra or {}),
+        "anyOf": [{"type": "array", "items": {"type": "string", "enum": values}}, {"type": "null"}],
+    }
+    return param
+
+
+STATUSES = _choices_param(list(JobStatus.values))
+CATEGORIES = _choices_param(list(ErrorCategory.values))
 
 
 def _id() -> Path:
@@ -71,13 +85,13 @@ def list_jobs(
     request: HttpRequest,
     started: str | None = time_param(),
     ended: str | None = time_param(),
-    status: list[StatusName] | None = REPEATABLE,
+    status: list[str] | None = STATUSES,
     job_id: list[int] | None = REPEATABLE,
     job_type_id: list[int] | None = REPEATABLE,
     job_type_name: list[str] | None = REPEATABLE,
     batch_id: list[int] | None = REPEATABLE,
     recipe_id: list[int] | None = REPEATABLE,
-    error_category: list[CategoryName] | None = REPEATABLE,
+    error_category: list[str] | None = CATEGORIES,
     error_id: list[int] | None = REPEATABLE,
     is_superseded: bool | None = Query(None),
     order: list[str] | None = ORDER,
@@ -165,7 +179,7 @@ def list_job_input_files(request: HttpRequest, job_id: int = _id()):
 )
 @paginate(ScalePagination)
 def list_job_executions(
-    request: HttpRequest, job_id: int = _id(), status: list[StatusName] | None = REPEATABLE
+    request: HttpRequest, job_id: int = _id(), status: list[str] | None = STATUSES
 ):
     """Its executions, the latest first."""
     return job_selectors.job_executions(job_id=job_id, statuses=status or ())
