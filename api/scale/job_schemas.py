@@ -54,7 +54,7 @@ class RequeueIn(JobFilterIn):
     priority: Priority | NotNull = None
 
 
-class ErrorOut(Schema):
+class JobErrorOut(Schema):
     id: int
     name: str
     title: str
@@ -85,7 +85,7 @@ class JobOut(Schema):
     job_type_rev: RevisionRefOut
     status: str
     node: NodeOut | None
-    error: ErrorOut | None
+    error: JobErrorOut | None
     priority: int
     num_exes: int
     max_tries: int
@@ -140,7 +140,7 @@ class JobExecutionOut(Schema):
     exe_num: int
     execution_id: str = Field(description="The execution (domain/executions) that ran it.")
     node: NodeOut | None
-    error: ErrorOut | None
+    error: JobErrorOut | None
     job: JobRefOut
     job_type: JobTypeBaseOut
     created: datetime
@@ -265,7 +265,7 @@ class JobTypeRunningOut(Schema):
 
 class JobTypeFailureOut(Schema):
     job_type: JobTypeBaseOut
-    error: ErrorOut
+    error: JobErrorOut
     count: int
     first_error: datetime
     last_error: datetime
