@@ -207,11 +207,13 @@ class WorkspaceRefOut(Schema):
 class ScaleFileOut(Schema):
     id: int
     workspace: WorkspaceRefOut
+    job: JobRefOut | None
     file_name: str
     file_path: str
     file_size: int
     media_type: str
     checksum: str = Field(description="sha256, hex.")
+    url: str | None = Field(description="Under the workspace's base_url, when it has one.")
     job_exe_num: int | None
     job_output: str
     created: datetime
@@ -220,6 +222,15 @@ class ScaleFileOut(Schema):
     @staticmethod
     def resolve_workspace(obj: ScaleFile) -> dict[str, Any]:
         return {"id": obj.workspace_id, "name": obj.workspace.name}
+
+    @staticmethod
+    def resolve_job(obj: ScaleFile) -> dict[str, int] | None:
+        return {"id": obj.job_id} if obj.job_id else None
+
+    @staticmethod
+    def resolve_url(obj: ScaleFile) -> str | None:
+        base = obj.workspace.base_url
+        return f"{base.rstrip('/')}/{obj.file_path}" if base else None
 
 
 class LogLineOut(Schema):

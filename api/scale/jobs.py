@@ -235,3 +235,21 @@ def _log_lines(job_exe_id: int, execution) -> Iterator[str]:
             yield ("," if number else "") + json.dumps(line)
             number += 1
     yield "]"
+
+
+@router.get("/v6/files/", response=answers({200: list[ScaleFileOut]}, *READ), auth=read_auth)
+@paginate(ScalePagination)
+def list_files(
+    request: HttpRequest,
+    job_id: list[int] | None = REPEATABLE,
+    job_output: list[str] | None = REPEATABLE,
+):
+    """Files in the workspaces: the jobs' inputs and the outputs they produced (filters
+    `job_id`, `job_output`), newest first."""
+    return job_selectors.scale_files(job_ids=job_id or (), job_outputs=job_output or ())
+
+
+@router.get("/v6/files/{file_id}/", response=answers({200: ScaleFileOut}, *READ), auth=read_auth)
+def get_file(request: HttpRequest, file_id: int = _id()):
+    """One file: its workspace, path, size, media type, sha256 and the job that produced it."""
+    return job_selectors.scale_file_get(file_id=file_id)
