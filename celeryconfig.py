@@ -6,7 +6,7 @@ Intervals are environment settings (seconds); README.md documents each one.
 from __future__ import annotations
 
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from domain.common.env import env_float, env_int, env_str
 from orchestrator import batch_limits, config
@@ -48,7 +48,15 @@ worker_hijack_root_logger = False
 # Three queues: `default` for bookkeeping, `outbound` for HTTP calls to other services (slow,
 # bounded by their timeouts), `executions` for running jobs and task definitions.
 task_default_queue = "default"
-task_queues = (Queue("default"), Queue("outbound"), Queue("executions"))
+# Every queue is reached through the default exchange (routing key = queue name). On Redis a named
+# exchange routes through a binding key that a producer declares once per connection: after a
+# FLUSHDB (or a Redis restart without persistence) every later message of a long-lived producer
+# (web, beat, a supervisor) would be routed nowhere and lost. The default exchange needs no
+# binding, so a flushed broker loses only what it held, and the reconciler re-drives that.
+DIRECT = Exchange("")
+task_queues = tuple(
+    Queue(name, DIRECT, routing_key=name) for name in ("default", "outbound", "executions")
+)
 ALL_QUEUES = ",".join(q.name for q in task_queues)
 
 # CELERY_EXTRA_IMPORTS: comma-separated task modules to load beside Regatta's own (plugins, tests).
@@ -117,12 +125,34 @@ beat_schedule.update(
 # --- executions (docs/executions.md) -----------------------------------------------------------
 from domain.executions import conf as _executions  # noqa: E402
 
+# The sweeps' knobs travel as kwargs, so the beat's settings decide them whichever worker runs one.
+_EXECUTION_SWEEPS = {
+    "sweep_lost": {
+        "timeout": _executions.HEARTBEAT_TIMEOUT,
+        "host_timeout": _executions.HOST_TIMEOUT,
+    },
+    "sweep_deadlines": {"grace": _executions.STOP_GRACE + _executions.HEARTBEAT_TIMEOUT},
+    "reconcile": {"launch_timeout": _executions.LAUNCH_TIMEOUT},
+    "poll_remote": {},
+}
 beat_schedule.update(
     {
-        f"executions.{name}": {"task": f"executions.{name}", "schedule": _executions.SWEEP_INTERVAL}
-        for name in ("sweep_lost", "sweep_deadlines", "reconcile", "poll_remote")
+        f"executions.{name}": {
+            "task": f"executions.{name}",
+            "schedule": _executions.SWEEP_INTERVAL,
+            "kwargs": kwargs,
+        }
+        for name, kwargs in _EXECUTION_SWEEPS.items()
     }
 )
+
+# --- runs (Flotilla, docs/flotilla.md) --------------------------------------------------------
+from domain.runs import conf as _runs  # noqa: E402
+
+beat_schedule["runs.retry_sweep"] = {
+    "task": "runs.retry_sweep",
+    "schedule": _runs.RETRY_SWEEP_INTERVAL,
+}
 
 # --- scale jobs (docs/scale.md) ----------------------------------------------------------------
 SCALE_SCHEDULE_INTERVAL = env_float("SCALE_SCHEDULE_INTERVAL", 1.0)

@@ -76,8 +76,16 @@ def host_queue(host: str) -> str:
     return f"executions.host.{host}"
 
 
+def launch_queue(host: str) -> str:
+    """Where launches and stops of an execution holding a slot on `host` go: that host's own
+    queue, or the shared queue for a remote engine's (any executions worker talks to it)."""
+    return REMOTE_QUEUE if host == REMOTE_HOST else host_queue(host)
+
+
 # A host that has not said it is alive for this long gets no new executions.
 HOST_TIMEOUT = env_float("EXECUTIONS_HOST_TIMEOUT", 60.0)
 HOST_HEARTBEAT_INTERVAL = env_float("EXECUTIONS_HOST_HEARTBEAT_INTERVAL", 10.0)
 # Launches on remote engines (kubernetes) need no particular host: any executions worker.
 REMOTE_QUEUE = "executions"
+# The `host` of an execution handed to a remote engine's own scheduler.
+REMOTE_HOST = "remote"

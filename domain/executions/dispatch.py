@@ -1,11 +1,13 @@
 """Queued executions meet free slots: who runs next, and where.
 
 A host offers `slots` (and cpus, memory, gpus); an execution holds one slot from PENDING until it
-ends. Dispatch locks each host row in turn (`skip_locked`: two dispatchers never wait on each
-other, and one holding a host's lock is handing out that host's slots already), counts what its
-active executions hold, and moves the cluster's oldest QUEUED executions (priority first) to
-PENDING on that host. A host that is full takes nothing; an execution bigger than what a host
-has left waits for another host or a later dispatch, and never blocks smaller ones behind it.
+ends. Dispatch locks each host row in turn, counts what its active executions hold, and moves
+the cluster's oldest QUEUED executions (priority first) to PENDING on that host. A second
+dispatcher waits for the host's lock rather than skipping the host: the first one read the queue
+before the second's execution was committed, so skipping would leave that execution queued
+beside a free slot until something else dispatched the cluster. A host that is full takes
+nothing; an execution bigger than what a host has left waits for another host or a later
+dispatch, and never blocks smaller ones behind it.
 Remote engines (kubernetes) have no hosts here: their scheduler takes every queued execution.
 """
 
@@ -26,7 +28,6 @@ from domain.executions.steps import LaunchExecution
 # Queued executions examined per host per dispatch: enough to fill any host's free slots past
 # executions that do not fit, bounded so one dispatch stays one short transaction.
 SCAN_LIMIT = 500
-REMOTE_HOST = "remote"
 
 
 @dataclass
@@ -59,14 +60,28 @@ def _want(resources: dict, key: str) -> float:
 def execution_dispatch(*, cluster: str) -> int:
     """Give the cluster's queued executions the free slots of its live hosts. Returns how many
     were handed out."""
-    if cluster not in conf.clusters():
+    engine = _cluster_engine(cluster)
+    if engine is None:
         return 0
-    if conf.cluster_engine(cluster) not in conf.HOST_ENGINES:
+    if engine not in conf.HOST_ENGINES:
         return _dispatch_remote(cluster)
     handed = 0
     for host_name in _live_host_names(cluster):
         handed += _fill_host(host_name, cluster)
     return handed
+
+
+def _cluster_engine(cluster: str) -> str | None:
+    if cluster in conf.clusters():
+        return conf.cluster_engine(cluster)
+    # A dispatcher whose settings lag behind the web's (a rolling deploy adding a cluster) goes
+    # by the engine its executions recorded when they were created; the hosts say what they
+    # serve themselves.
+    return (
+        Execution.objects.filter(cluster=cluster, state=ExecutionState.QUEUED)
+        .values_list("engine", flat=True)
+        .first()
+    )
 
 
 def _live_host_names(cluster: str) -> list[str]:
@@ -77,7 +92,7 @@ def _live_host_names(cluster: str) -> list[str]:
 
 def _fill_host(host_name: str, cluster: str) -> int:
     with transaction.atomic():
-        host = Host.objects.select_for_update(skip_locked=True).filter(pk=host_name).first()
+        host = Host.objects.select_for_update().filter(pk=host_name).first()
         if host is None:
             return 0
         room = _room(host)
@@ -137,7 +152,7 @@ def _dispatch_remote(cluster: str) -> int:
                 execution_id=execution_id,
                 target=ExecutionState.PENDING,
                 allowed_from=[ExecutionState.QUEUED],
-                updates={"host": REMOTE_HOST, "pending_at": timezone.now()},
+                updates={"host": conf.REMOTE_HOST, "pending_at": timezone.now()},
                 reason="submitted to the cluster's scheduler",
             )
             if result.applied:

@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import re
+
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from domain.executions.models import Execution, LogChunk
 
+REPLACEMENT = "\ufffd"
+SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def execution_log_append(*, execution_id: str, first_line: int, lines: list[str]) -> int:
-    """Store `lines` (each ending in "\\n") as lines first_line… of the execution's output.
-    The supervisor numbers its lines itself; a chunk stored twice (a retried write) is refused
-    by the unique constraint rather than doubled. Returns the next line number."""
-    if not lines:
+    """Store `lines` as lines first_line… of the execution's output and return the next line
+    number. Lines are counted by their "\\n" (one is added to an unfinished last line), so the
+    numbers always match what the pages return. The supervisor numbers its lines itself; a chunk
+    written twice (a retried write) is stored once: the second finds the first."""
+    text = storable("".join(lines))
+    if not text:
         return first_line
-    with transaction.atomic():
-        LogChunk.objects.create(
-            execution_id=execution_id,
-            first_line=first_line,
-            line_count=len(lines),
-            text="".join(lines),
+    if not text.endswith("\n"):
+        text += "\n"
+    count = text.count("\n")
+    try:
+        with transaction.atomic():
+            LogChunk.objects.create(
+                execution_id=execution_id, first_line=first_line, line_count=count, text=text
+            )
+            Execution.objects.filter(pk=execution_id).update(log_lines=F("log_lines") + count)
+    except IntegrityError:
+        # A retried write whose first answer was lost: those lines are stored already.
+        stored = (
+            LogChunk.objects.filter(execution_id=execution_id, first_line=first_line)
+            .values_list("line_count", flat=True)
+            .first()
         )
-        Execution.objects.filter(pk=execution_id).update(log_lines=F("log_lines") + len(lines))
-    return first_line + len(lines)
+        if stored is None:
+            raise
+        return first_line + stored
+    return first_line + count
+
+
+def storable(text: str) -> str:
+    """`text` as PostgreSQL can store it: a NUL, which text columns refuse, and a lone surrogate,
+    which UTF-8 cannot encode, each become U+FFFD, so no output can make the write fail."""
+    if "\x00" in text:
+        text = text.replace("\x00", REPLACEMENT)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = SURROGATE.sub(REPLACEMENT, text)
+    return text

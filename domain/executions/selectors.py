@@ -30,28 +30,31 @@ def execution_log_page(
     """Up to `max_lines` lines from line `after_line` on, and the line to ask for next (equal
     to `after_line` when there is nothing new)."""
     after_line = max(0, after_line)
-    chunks = (
-        LogChunk.objects.filter(execution_id=execution_id)
-        .filter(first_line__lte=after_line + max_lines)
-        .order_by("first_line")
-    )
-    # The chunk holding `after_line` starts at or before it; later ones follow in order.
+    # The chunk holding `after_line` starts at or before it; the ones after it start within the
+    # page. Chunks are contiguous, so these few rows hold the page: at most the first and last
+    # chunks' lines beyond it are read, never the whole log.
     start = (
         LogChunk.objects.filter(execution_id=execution_id, first_line__lte=after_line)
         .order_by("-first_line")
         .values_list("first_line", flat=True)
         .first()
     )
-    if start is not None:
-        chunks = chunks.filter(first_line__gte=start)
+    chunks = (
+        LogChunk.objects.filter(
+            execution_id=execution_id,
+            first_line__gte=start or 0,
+            first_line__lte=after_line + max_lines,
+        )
+        .order_by("first_line")
+        .values_list("first_line", "text")
+    )
     lines: list[str] = []
     next_line = after_line
-    for chunk in chunks.iterator(chunk_size=8):
-        chunk_lines = _lines(chunk.text)
-        skip = max(0, after_line - chunk.first_line)
-        take = chunk_lines[skip : skip + max_lines - len(lines)]
-        if chunk.first_line + skip != next_line:
+    for first_line, text in chunks:
+        skip = max(0, after_line - first_line)
+        if first_line + skip != next_line:
             break  # a gap: a chunk not yet written; the caller asks again from here
+        take = _lines(text)[skip : skip + max_lines - len(lines)]
         lines.extend(take)
         next_line += len(take)
         if len(lines) >= max_lines:

@@ -38,7 +38,7 @@ def execution_create(
     if cluster not in conf.clusters():
         raise InvalidInput(f"cluster [{cluster}] is not one of: {', '.join(conf.cluster_names())}")
     deadline = conf.DEFAULT_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
-    if not 0 < deadline <= MAX_DEADLINE_SECONDS:
+    if type(deadline) is not int or not 0 < deadline <= MAX_DEADLINE_SECONDS:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_SECONDS} seconds")
     execution = Execution.objects.create(
         owner_type=owner_type,
@@ -60,22 +60,15 @@ def execution_create(
 
 
 def execution_stop(*, execution_id: str, reason: str) -> None:
-    """Stop an execution wherever it is. A QUEUED one ends at once without launching; an active
-    one is killed by its host (the supervisor ends it `stopped`); an ended one is left alone."""
+    """Stop an execution wherever it is. One that never launched (QUEUED, or PENDING with its
+    launch message not taken yet) ends at once and never starts; a launched one is killed by its
+    host (the supervisor ends it `stopped`); an ended one is left alone."""
     with transaction.atomic():
         execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
         if execution is None:
             raise NotFound(f"execution {execution_id} not found")
-        if execution.state == ExecutionState.QUEUED:
-            execution_transition(
-                execution_id=execution_id,
-                target=ExecutionState.ENDED,
-                allowed_from=[ExecutionState.QUEUED],
-                updates=ended_updates(outcome=Outcome.STOPPED, exit_code=None, reason=reason),
-                reason="stopped before launch",
-                message=reason,
-                locked=execution,
-            )
+        if _never_launched(execution):
+            _end_unlaunched(execution, reason)
             return
         if execution.state not in ACTIVE_STATES or execution.stop_requested_at is not None:
             return
@@ -85,7 +78,30 @@ def execution_stop(*, execution_id: str, reason: str) -> None:
         execution_event_add(
             execution_id=execution_id, kind="stop", reason="stop asked", message=reason
         )
-        if execution.host:
-            step_after_commit(
-                StopExecution(execution_id=execution_id, queue=conf.host_queue(execution.host))
-            )
+        step_after_commit(
+            StopExecution(execution_id=execution_id, queue=conf.launch_queue(execution.host))
+        )
+
+
+def _never_launched(execution: Execution) -> bool:
+    # The launch claims `launch_started_at` with a compare-and-set on this row, which waits for
+    # our row lock and then finds the execution ended: it can no longer start.
+    return execution.state == ExecutionState.QUEUED or (
+        execution.state == ExecutionState.PENDING and execution.launch_started_at is None
+    )
+
+
+def _end_unlaunched(execution: Execution, reason: str) -> None:
+    source = execution.state
+    execution_transition(
+        execution_id=execution.id,
+        target=ExecutionState.ENDED,
+        allowed_from=[source],
+        updates=ended_updates(outcome=Outcome.STOPPED, exit_code=None, reason=reason),
+        reason="stopped before launch",
+        message=reason,
+        locked=execution,
+    )
+    if source == ExecutionState.PENDING:
+        # It held a slot: the next queued execution may have it.
+        step_after_commit(DispatchCluster(cluster=execution.cluster))

@@ -35,7 +35,8 @@ class LaunchExecution(ExecutionStep):
 
 @dataclass(frozen=True)
 class StopExecution(ExecutionStep):
-    """Tell the host running it that a stop was asked for (its supervisor acts on it)."""
+    """Tell the host running it that a stop was asked for (its supervisor acts on it), or that
+    it ended lost (the host kills whatever is left of it)."""
 
     name: ClassVar[str] = "stop"
     execution_id: str

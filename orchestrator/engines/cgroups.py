@@ -9,12 +9,17 @@ controller is not mounted or not writable, `RunGroup.create` leaves it out and s
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+logger = logging.getLogger(__name__)
+
 ROOT = Path("/sys/fs/cgroup")
+REMOVE_PATIENCE = 5.0
 CONTROLLERS = ("memory", "cpu", "pids", "cpuacct")
 CFS_PERIOD_US = 100_000
 
@@ -51,6 +56,17 @@ class RunGroup:
                 group.missing.append(controller)
                 continue
             group.dirs[controller] = path
+        return group
+
+    @classmethod
+    def existing(cls, name: str) -> RunGroup:
+        """The groups called `name` that exist still (a run whose supervisor died)."""
+        group = cls(name=name)
+        own = _own_paths()
+        for controller in CONTROLLERS:
+            path = ROOT / controller / own.get(controller, "/").lstrip("/") / name
+            if controller in own and path.is_dir():
+                group.dirs[controller] = path
         return group
 
     def limit(self, *, mem_mb: int | None, cpus: float | None, pids: int | None) -> list[str]:
@@ -108,10 +124,24 @@ class RunGroup:
             usage["cpu_seconds"] = round(int(cpu_ns) / 1e9, 3)
         return usage
 
-    def remove(self) -> None:
+    def remove(self, *, patience: float = REMOVE_PATIENCE) -> None:
+        """Remove the groups, killing what is left in them. A process SIGKILLed a moment ago may
+        still be exiting, and a group that holds a process cannot be removed: try again for a
+        moment rather than leave the directory behind."""
+        give_up = time.monotonic() + patience
         for path in self.dirs.values():
-            with contextlib.suppress(OSError):
-                path.rmdir()
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if time.monotonic() > give_up:
+                        logger.warning("cgroup %s still busy; left in place", path)
+                        break
+                    self.kill_all(signal.SIGKILL)
+                    time.sleep(0.02)
 
     def _write(self, controller: str, name: str, value: str) -> bool:
         path = self.dirs.get(controller)

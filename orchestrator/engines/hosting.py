@@ -8,6 +8,7 @@ alive from a thread of the main process, so dispatch gives it slots only while i
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from celery.signals import celeryd_after_setup, worker_ready, worker_shutting_down
@@ -77,6 +78,7 @@ def _beat() -> None:
     from django.db import close_old_connections
 
     while not _stop.wait(conf.HOST_HEARTBEAT_INTERVAL):
+        reap_adopted_children()
         try:
             if not host_heartbeat(name=conf.host_name()):
                 host_register_now()
@@ -84,3 +86,38 @@ def _beat() -> None:
             logger.warning("host heartbeat failed", exc_info=True)
         finally:
             close_old_connections()
+
+
+def reap_adopted_children() -> int:
+    """Reap the exited children of this process that live in another session. Supervisors
+    detach from the worker, so when they (or a command's leftovers) end, their parent is the
+    namespace's init; when the worker is that init (a container without one, `docker run`
+    without `--init`), nobody else would ever reap them and each run would leave a zombie. The
+    pool's own processes share the worker's session and stay billiard's to reap."""
+    me, session = os.getpid(), os.getsid(0)
+    reaped = 0
+    for pid in _zombie_children(me):
+        try:
+            if os.getsid(pid) == session:
+                continue
+            os.waitpid(pid, os.WNOHANG)
+            reaped += 1
+        except (ChildProcessError, ProcessLookupError):
+            continue
+    return reaped
+
+
+def _zombie_children(parent: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        state, ppid = stat[stat.rindex(b")") + 2 :].split()[:2]
+        if state == b"Z" and int(ppid) == parent:
+            found.append(int(entry.name))
+    return found

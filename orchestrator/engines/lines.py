@@ -9,28 +9,30 @@ TRUNCATED = b"... [line truncated]\n"
 
 def split_lines(chunks: Iterable[bytes], *, max_line: int) -> Iterator[bytes]:
     """Lines of the concatenated `chunks`, each ending in b"\\n" (one is added to an unfinished
-    last line). A line longer than `max_line` bytes is cut there with a marker and the rest of it
-    dropped, so no line is ever held whole in memory."""
+    last line). A line longer than `max_line` bytes (its newline aside) is cut there with a
+    marker and the rest of it dropped, the same way however the stream was read, so no line is
+    ever held whole in memory: at most `max_line` bytes wait here."""
     pending = bytearray()
     dropping = False
     for chunk in chunks:
         start = 0
         while start < len(chunk):
             end = chunk.find(b"\n", start)
-            piece = chunk[start:] if end < 0 else chunk[start : end + 1]
-            start = len(chunk) if end < 0 else end + 1
+            stop = len(chunk) if end < 0 else end
             if not dropping:
-                pending += piece
-                if len(pending) > max_line and not pending.endswith(b"\n"):
-                    yield bytes(pending[:max_line]) + TRUNCATED
+                room = max_line - len(pending)
+                pending += chunk[start : min(stop, start + room)]
+                if stop - start > room:
+                    yield bytes(pending) + TRUNCATED
                     pending.clear()
                     dropping = True
-                    continue
-            if end >= 0:
-                if dropping:
-                    dropping = False
-                else:
-                    yield bytes(pending)
-                    pending.clear()
+            if end < 0:
+                break
+            if dropping:
+                dropping = False
+            else:
+                yield bytes(pending) + b"\n"
+                pending.clear()
+            start = end + 1
     if pending:
         yield bytes(pending) + b"\n"

@@ -11,12 +11,14 @@ recorded but not used: this engine runs on the host's own filesystem.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pwd
 import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -30,6 +32,10 @@ from orchestrator.engines.lines import split_lines
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 READ_SIZE = 65536
+OOM_REASON = "OOMKilled: the command exceeded its memory limit"
+INHERITED_IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
 def scratch_root() -> Path:
@@ -90,6 +96,13 @@ class LocalEngine:
             raise LaunchRefused(f"could not start bash: {exc}") from exc
         return LocalProcess(popen, group, workdir, limits_missing=sorted(set(unapplied)))
 
+    def reap(self, execution_id: str) -> None:
+        """Kill and remove whatever is left of an execution whose supervisor is gone: the
+        processes of its cgroups (those the supervisor's death did not take along) and its
+        scratch directory. Harmless for one that was cleaned up already."""
+        RunGroup.existing(f"regatta-{execution_id}").remove()
+        shutil.rmtree(scratch_root() / execution_id, ignore_errors=True)
+
 
 def _prepared(spec: LaunchSpec, workdir: Path, group: RunGroup) -> list[tuple[str, str]]:
     """The owner's preparation of the scratch directory (a job's input files), and the
@@ -128,9 +141,16 @@ def _environment(
 
 
 def _child_setup(group: RunGroup, user: pwd.struct_passwd | None, rlimit_mem: int | None):
+    supervisor = os.getpid()
+
     def setup() -> None:
-        # Runs in the child between fork and exec, as root still: join the run's cgroups first
-        # (an unprivileged process could not), then drop to the run's user.
+        # Runs in the child between fork and exec, as root still. The supervisor ignores some
+        # signals, and an ignored signal stays ignored across exec: give the command the
+        # defaults, or it could never be stopped gracefully (SIGTERM) or interrupted.
+        for sig in INHERITED_IGNORED:
+            signal.signal(sig, signal.SIG_DFL)
+        # Join the run's cgroups first (an unprivileged process could not), then drop to the
+        # run's user.
         group.join()
         if rlimit_mem:
             limit = rlimit_mem * 1024 * 1024
@@ -139,8 +159,19 @@ def _child_setup(group: RunGroup, user: pwd.struct_passwd | None, rlimit_mem: in
             os.setgroups([])
             os.setgid(user.pw_gid)
             os.setuid(user.pw_uid)
+        # A supervisor killed outright takes its command with it, rather than leave it running
+        # unsupervised while its owner retries it elsewhere. (After setuid, which clears it.)
+        _die_with(supervisor)
 
     return setup
+
+
+def _die_with(parent: int) -> None:
+    if _prctl is None:
+        return
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(137)
 
 
 class LocalProcess:
@@ -185,7 +216,7 @@ class LocalProcess:
                 usage=usage,
                 reason=_signal_reason(sig, oom),
             )
-        return Exit(exit_code=code, oom=oom, usage=usage, reason="OOMKilled" if oom else "")
+        return Exit(exit_code=code, oom=oom, usage=usage, reason=OOM_REASON if oom else "")
 
     def terminate(self, *, grace: float) -> None:
         self._signal_all(signal.SIGTERM)
@@ -206,7 +237,7 @@ class LocalProcess:
 
 def _signal_reason(sig: int, oom: bool) -> str:
     if oom:
-        return "OOMKilled: the command exceeded its memory limit"
+        return OOM_REASON
     try:
         return f"killed by {signal.Signals(sig).name}"
     except ValueError:

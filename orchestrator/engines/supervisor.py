@@ -12,19 +12,24 @@ worker process that started it, a worker restart, and a SIGKILL of the whole wor
 
 Everything it writes goes through domain/executions. A stop reaches it two ways: SIGUSR1 from
 the stop task on its host (at once), and the stop flag its heartbeat reads (a lost message).
+SIGTERM (or SIGINT) means the host is going away (`make run` stopping the service): it stops
+the command and ends the execution `lost`, so its owner may retry it elsewhere.
 """
 
 from __future__ import annotations
 
+import collections
+import gc
 import logging
 import os
-import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 
 from domain.executions import conf
 from domain.executions.launches import (
@@ -36,17 +41,21 @@ from domain.executions.launches import (
 )
 from domain.executions.logs import execution_log_append
 from domain.executions.models import Outcome
-from orchestrator.engines.base import EngineUnavailable, Exit, HostEngine, LaunchRefused, Process
+from orchestrator.engines.base import Exit, HostEngine, LaunchRefused, Process
 
 logger = logging.getLogger(__name__)
 
-EOF_MARK = None
-# Lines waiting between the reader thread and the writer: a command that prints faster than
-# the database takes its lines is slowed by its own pipe, never buffered without bound.
-QUEUE_LINES = 4096
+# Output waiting between the reader thread and the writer, in bytes: a command that prints
+# faster than the database takes its lines is slowed by its own pipe, never buffered without
+# bound (a line is at most EXECUTIONS_LOG_MAX_LINE_BYTES).
+BUFFER_BYTES = 1024 * 1024
 # After the command's main process exits, how long its output may keep flowing (a background
 # child holding the pipe) before everything left of it is killed.
 DRAIN_AFTER_EXIT = 1.0
+# A database that does not answer (a restart, a failover) is retried this long before the
+# supervisor gives up on the execution; meanwhile the command waits on its full pipe.
+DATABASE_PATIENCE = 60.0
+T = TypeVar("T")
 
 
 def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) -> None:
@@ -54,8 +63,13 @@ def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) ->
     # The child must not share the parent's database socket: close ours first (the worker
     # reconnects on its next query) and let the supervisor open its own.
     connections.close_all()
+    # The supervisor shares the worker's memory copy-on-write: a garbage collection walking
+    # every inherited object would copy most of it page by page. Frozen, the collector leaves
+    # them alone (the worker thaws its own at once).
+    gc.freeze()
     pid = os.fork()
     if pid:
+        gc.unfreeze()
         os.waitpid(pid, 0)
         return
     code = 0
@@ -77,6 +91,8 @@ def _become_supervisor() -> None:
 
     # Forget the worker's broker connections without closing them under it.
     app._after_fork()
+    # Until the supervisor's own handlers are in place, and for good for these two: no
+    # terminal hangs up on a process in its own session, and a stray SIGQUIT must not kill it.
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -91,39 +107,83 @@ class Ending:
     reason: str = ""
 
 
+class LineBuffer:
+    """Lines from the reader thread to the writer, bounded in bytes; the writer takes all that
+    waits at once, so a fast command costs one lock round per batch, not per line."""
+
+    def __init__(self, max_bytes: int = BUFFER_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._lines: collections.deque[bytes] = collections.deque()
+        self._bytes = 0
+        self._closed = False
+        self._cond = threading.Condition(threading.Lock())
+
+    def put(self, line: bytes) -> None:
+        with self._cond:
+            while self._bytes >= self.max_bytes:
+                self._cond.wait()
+            self._lines.append(line)
+            self._bytes += len(line)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def take(self, timeout: float) -> tuple[list[bytes], bool]:
+        """What waits (after up to `timeout` seconds for something), and whether that was the
+        end of the output."""
+        with self._cond:
+            if not self._lines and not self._closed:
+                self._cond.wait(timeout)
+            lines = list(self._lines)
+            self._lines.clear()
+            self._bytes = 0
+            self._cond.notify_all()
+            return lines, self._closed
+
+
 class Supervisor:
     def __init__(self, *, order: LaunchOrder, engine: HostEngine, spec) -> None:
         self.order = order
         self.engine = engine
         self.spec = spec
-        self.lines: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_LINES)
+        self.buffer = LineBuffer()
         self.wake = threading.Event()
+        self.shutdown = threading.Event()
         self.next_line = 0
+        # Decoded lines not written yet, and their size.
+        self.pending: list[str] = []
+        self.pending_bytes = 0
         self.ending: Ending | None = None
         self.leftovers_killed = False
         self.process: Process | None = None
 
     def run(self) -> None:
         signal.signal(signal.SIGUSR1, lambda *_: self.wake.set())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.shutdown.set())
         execution_id = self.order.execution_id
         try:
             process = self.engine.start(self.spec)
-        except (LaunchRefused, EngineUnavailable) as exc:
-            execution_end(
-                execution_id=execution_id,
-                outcome=Outcome.LAUNCH_FAILED,
-                exit_code=None,
-                reason=launch_refused_reason(exc),
-            )
+        except Exception as exc:  # noqa: BLE001 (whatever the engine raised, it did not start)
+            if not isinstance(exc, LaunchRefused):
+                logger.exception("engine could not start execution %s", execution_id)
+            self._end(Outcome.LAUNCH_FAILED, None, launch_refused_reason(exc))
             return
         self.process = process
         try:
             ref = {**process.ref, "supervisor_pid": os.getpid()}
-            if not execution_mark_running(execution_id=execution_id, engine_ref=ref):
+            if not self._db(execution_mark_running, execution_id=execution_id, engine_ref=ref):
                 self.ending = Ending(Outcome.STOPPED, "ended before it started")
                 process.terminate(grace=0)
             exit_ = self._supervise(process)
             self._finish(exit_)
+        except Exception as exc:  # noqa: BLE001 (the execution must end, whatever failed here)
+            logger.exception("supervisor of execution %s failed", execution_id)
+            process.terminate(grace=0)
+            self._end(Outcome.LOST, None, f"worker lost: its supervisor failed ({exc})"[:2000])
         finally:
             process.cleanup()
 
@@ -132,74 +192,84 @@ class Supervisor:
         reader.start()
         started = time.monotonic()
         deadline = started + self.order.deadline_seconds
-        next_beat = started + conf.HEARTBEAT_INTERVAL
-        buffer: list[str] = []
-        size = 0
+        # The first loop checks for a stop at once: one may have been asked while it was PENDING.
+        next_beat = started
         flush_at = started + conf.LOG_FLUSH_INTERVAL
         exited_at: float | None = None
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, min(flush_at, next_beat) - time.monotonic()))
-            except queue.Empty:
-                line = b""
-            if line is EOF_MARK:
-                break
-            if line:
-                text = line.decode("utf-8", "replace")
-                buffer.append(text)
-                size += len(text)
+        output_open = True
+        while output_open or not _finished(process):
+            timeout = max(0.0, min(flush_at, next_beat) - time.monotonic())
+            if output_open:
+                lines, closed = self.buffer.take(timeout)
+                self._collect(lines)
+                output_open = not closed
+            else:
+                # The command closed its output but runs on: keep heartbeating and watching
+                # for a stop and the deadline until it ends.
+                self.wake.wait(timeout)
             now = time.monotonic()
-            if buffer and (
-                now >= flush_at
-                or len(buffer) >= conf.LOG_CHUNK_LINES
-                or size >= conf.LOG_CHUNK_BYTES
-            ):
-                self._flush(buffer)
-                buffer, size = [], 0
             if now >= flush_at:
+                self._flush()
                 flush_at = now + conf.LOG_FLUSH_INTERVAL
             if now >= next_beat or self.wake.is_set():
                 self.wake.clear()
                 next_beat = now + conf.HEARTBEAT_INTERVAL
                 self._check_stop(process)
+            if self.ending is None and self.shutdown.is_set():
+                self._stop(process, Outcome.LOST, "worker lost: its host is shutting down")
             if self.ending is None and now >= deadline:
                 seconds = self.order.deadline_seconds
-                self.ending = Ending(
-                    Outcome.TIMED_OUT, f"JobRun exceeded specified timeout of {seconds} seconds"
-                )
-                process.terminate(grace=conf.STOP_GRACE)
-            exited_at = self._kill_leftovers(process, exited_at, now)
-        self._flush(buffer)
+                reason = f"JobRun exceeded specified timeout of {seconds} seconds"
+                self._stop(process, Outcome.TIMED_OUT, reason)
+            if output_open:
+                exited_at = self._kill_leftovers(process, exited_at, now)
+        self._flush()
         reader.join()
         return process.wait()
+
+    def _collect(self, lines: list[bytes]) -> None:
+        for line in lines:
+            self.pending.append(line.decode("utf-8", "replace"))
+            self.pending_bytes += len(line)
+            if (
+                len(self.pending) >= conf.LOG_CHUNK_LINES
+                or self.pending_bytes >= conf.LOG_CHUNK_BYTES
+            ):
+                self._flush()
 
     def _read(self, process: Process) -> None:
         try:
             for line in process.lines():
-                self.lines.put(line)
+                self.buffer.put(line)
         finally:
-            self.lines.put(EOF_MARK)
+            self.buffer.close()
 
-    def _flush(self, buffer: list[str]) -> None:
-        if buffer:
-            self.next_line = execution_log_append(
-                execution_id=self.order.execution_id, first_line=self.next_line, lines=buffer
+    def _flush(self) -> None:
+        if self.pending:
+            self.next_line = self._db(
+                execution_log_append,
+                execution_id=self.order.execution_id,
+                first_line=self.next_line,
+                lines=self.pending,
             )
+            self.pending, self.pending_bytes = [], 0
 
     def _check_stop(self, process: Process) -> None:
         if self.ending is not None:
             return
-        reason = execution_heartbeat(execution_id=self.order.execution_id)
+        reason = self._db(execution_heartbeat, execution_id=self.order.execution_id)
         if reason is not None:
-            self.ending = Ending(Outcome.STOPPED, reason)
-            process.terminate(grace=conf.STOP_GRACE)
+            self._stop(process, Outcome.STOPPED, reason)
+
+    def _stop(self, process: Process, outcome: Outcome, reason: str) -> None:
+        self.ending = Ending(outcome, reason)
+        process.terminate(grace=conf.STOP_GRACE)
 
     def _kill_leftovers(
         self, process: Process, exited_at: float | None, now: float
     ) -> float | None:
         # The main process is gone but something it started keeps the output open.
-        finished = getattr(process, "finished", None)
-        if finished is None or not finished():
+        if getattr(process, "finished", None) is None or not _finished(process):
             return exited_at
         if exited_at is None:
             return now
@@ -208,7 +278,7 @@ class Supervisor:
             process.terminate(grace=0)
         return exited_at
 
-    def _collect(self) -> None:
+    def _collect_outputs(self) -> None:
         """The owner's collect step (a job's outputs), while the scratch directory exists. A
         failure is the owner's to see (its outputs are missing): the end is recorded anyway."""
         workdir = getattr(self.process, "workdir", None)
@@ -227,11 +297,38 @@ class Supervisor:
         else:
             outcome, reason = Outcome.EXITED, exit_.reason
         if outcome == Outcome.EXITED and exit_.exit_code == 0:
-            self._collect()
-        execution_end(
+            self._collect_outputs()
+        self._end(outcome, exit_.exit_code, reason, exit_.usage)
+
+    def _end(self, outcome: Outcome, exit_code: int | None, reason: str, usage=None) -> None:
+        self._db(
+            execution_end,
             execution_id=self.order.execution_id,
             outcome=outcome,
-            exit_code=exit_.exit_code,
+            exit_code=exit_code,
             reason=reason,
-            usage=exit_.usage,
+            usage=usage,
         )
+
+    def _db(self, write: Callable[..., T], **kwargs) -> T:
+        """`write(**kwargs)`, retried while the database is unreachable: each write is a
+        compare-and-set or numbered, so one whose answer was lost is harmless to repeat."""
+        give_up = time.monotonic() + DATABASE_PATIENCE
+        pause = 0.2
+        while True:
+            try:
+                return write(**kwargs)
+            except (OperationalError, InterfaceError):
+                if time.monotonic() > give_up:
+                    raise
+                logger.warning("database unreachable; retrying %s", write.__name__)
+                connections.close_all()
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+
+def _finished(process: Process) -> bool:
+    """Whether the command's main process has exited; an engine that cannot tell (its output
+    closing is the end) counts as finished."""
+    finished = getattr(process, "finished", None)
+    return finished is None or finished()

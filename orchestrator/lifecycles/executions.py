@@ -22,13 +22,15 @@ def dispatch(step: steps.DispatchCluster) -> None:
 
 @step_handler(steps.LaunchExecution)
 def launch(step: steps.LaunchExecution) -> None:
-    app.signature("executions.launch", args=(step.execution_id,)).apply_async(
-        queue=step.queue, ignore_result=True
-    )
+    _to_host(app.signature("executions.launch", args=(step.execution_id,)), step.queue)
 
 
 @step_handler(steps.StopExecution)
 def stop(step: steps.StopExecution) -> None:
-    app.signature("executions.stop", args=(step.execution_id,)).apply_async(
-        queue=step.queue, ignore_result=True
-    )
+    _to_host(app.signature("executions.stop", args=(step.execution_id,)), step.queue)
+
+
+def _to_host(signature, queue: str) -> None:
+    # Through the default exchange, as every queue (celeryconfig.DIRECT): a host's queue is made
+    # at run time, and a named exchange's binding would not survive a broker flush.
+    signature.apply_async(queue=queue, exchange="", routing_key=queue, ignore_result=True)

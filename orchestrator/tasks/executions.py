@@ -62,15 +62,19 @@ def launch(self, execution_id: str) -> str:
     return "submitted"
 
 
-@regatta_task("executions.stop", queue="executions")
+@regatta_task("executions.stop", queue="executions", autoretry_for=(EngineUnavailable,))
 def stop(self, execution_id: str) -> str:
-    """On the execution's host: wake its supervisor, which stops the command and ends it."""
+    """On the execution's host: wake its supervisor, which stops the command and ends it. For
+    one that ended without its supervisor (swept as lost), kill whatever is left of it."""
     execution = selectors.execution_get(execution_id=execution_id)
-    if execution.state == ExecutionState.ENDED:
-        return "ended already"
+    engine = engine_named(execution.engine)
     if not is_host_engine(execution.engine):
-        engine_named(execution.engine).stop(execution.engine_ref)
-        return "deleted"
+        return _stop_remote(execution, engine)
+    if execution.state == ExecutionState.ENDED:
+        reap = getattr(engine, "reap", None)
+        if reap is not None:
+            reap(execution.id)
+        return "ended; leftovers reaped"
     pid = execution.engine_ref.get("supervisor_pid")
     if pid:
         try:
@@ -80,19 +84,33 @@ def stop(self, execution_id: str) -> str:
     return "signalled"
 
 
+def _stop_remote(execution, engine) -> str:
+    if execution.state == ExecutionState.ENDED:
+        return "ended already"
+    engine.stop(execution.engine_ref)
+    # The engine forgets a deleted Job: nobody else would ever see it end.
+    launches.execution_end(
+        execution_id=execution.id,
+        outcome=Outcome.STOPPED,
+        exit_code=None,
+        reason=execution.stop_reason or "stopped",
+    )
+    return "deleted"
+
+
 @regatta_task("executions.sweep_lost", queue="executions")
-def sweep_lost(self) -> int:
-    return len(sweeps.sweep_lost())
+def sweep_lost(self, timeout: float | None = None, host_timeout: float | None = None) -> int:
+    return len(sweeps.sweep_lost(timeout=timeout, host_timeout=host_timeout))
 
 
 @regatta_task("executions.sweep_deadlines", queue="executions")
-def sweep_deadlines(self) -> int:
-    return len(sweeps.sweep_deadlines())
+def sweep_deadlines(self, grace: float | None = None) -> int:
+    return len(sweeps.sweep_deadlines(grace=grace))
 
 
 @regatta_task("executions.reconcile", queue="executions")
-def reconcile(self) -> dict:
-    return sweeps.reconcile()
+def reconcile(self, launch_timeout: float | None = None) -> dict:
+    return sweeps.reconcile(launch_timeout=launch_timeout)
 
 
 @regatta_task("executions.poll_remote", queue="executions")

@@ -426,3 +426,28 @@ def _wait_release(run: MakeRun, kf_id: str, state: str) -> dict:
 
     wait_until(reached, timeout=30, interval=0.2, message=f"release {kf_id} {state}")
     return seen
+
+
+def test_a_flotilla_run_executes_on_the_local_engine_with_no_other_setup(service):
+    # What the README shows: the first admin token, one POST and one PUT with curl.
+    auth = {"Authorization": f"Bearer {service.admin_token()}"}
+    body = {"group_name": "demo", "alias": "hello", "image": "ubuntu", "command": "echo hi"}
+    created = requests.post(f"{service.url}/api/v1/task", json=body, headers=auth, timeout=30)
+    assert created.status_code == 200, created.text
+    definition_id = created.json()["definition_id"]
+    executed = requests.put(
+        f"{service.url}/api/v1/task/{definition_id}/execute", json={}, headers=auth, timeout=30
+    )
+    assert executed.status_code == 200, executed.text
+    run_id = executed.json()["run_id"]
+    seen: dict = {}
+
+    def stopped() -> bool:
+        seen.update(requests.get(f"{service.url}/api/v1/history/{run_id}", timeout=30).json())
+        return seen["status"] == "STOPPED"
+
+    wait_until(stopped, timeout=60, interval=0.2, message=f"run {run_id} STOPPED")
+    assert seen["exit_code"] == 0, seen
+    assert seen["user"] == "v1-unknown"
+    log = requests.get(f"{service.url}/api/v1/{run_id}/logs", timeout=30).json()
+    assert log["log"] == "+ echo hi\nhi\n"

@@ -118,11 +118,14 @@ def start_worker(
     concurrency: int = 2,
     name: str | None = None,
     pool: str = "prefork",
+    wrapper: tuple[str, ...] = (),
 ) -> Proc:
-    """A real `celery worker` process; returns once it answers a ping on its own broker."""
+    """A real `celery worker` process (run through `wrapper`, e.g. `unshare …`, when given);
+    returns once it answers a ping on its own broker."""
     app = control_app(env)
     node = f"{name or 'test'}-{uuid.uuid4().hex[:6]}@%h"
     argv = [
+        *wrapper,
         str(BIN / "celery"),
         "-A",
         "orchestrator",

@@ -1,0 +1,98 @@
+"""What the engine side reports: a launch is claimed once, however many messages ask for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.executions.dispatch import execution_dispatch
+from domain.executions.launches import (
+    execution_end,
+    execution_heartbeat,
+    execution_launch_begin,
+    execution_mark_running,
+)
+from domain.executions.models import Execution, ExecutionState, Outcome
+from domain.executions.services import execution_stop
+from domain.executions.steps import DispatchCluster
+
+
+def _pending(make_host, make_execution, **kwargs) -> Execution:
+    make_host(slots=1)
+    execution = make_execution("echo hi", **kwargs)
+    execution_dispatch(cluster=execution.cluster)
+    return execution
+
+
+@pytest.mark.django_db
+def test_a_launch_is_claimed_once(make_host, make_execution):
+    execution = _pending(
+        make_host, make_execution, env=[("A", "1"), ("A", "2")], deadline_seconds=30
+    )
+
+    order = execution_launch_begin(execution_id=execution.id)
+    assert order is not None
+    assert (order.command, order.deadline_seconds) == ("echo hi", 30)
+    assert order.env == [("A", "1"), ("A", "2")]
+    # The redelivered launch message finds it claimed: the command never starts twice.
+    assert execution_launch_begin(execution_id=execution.id) is None
+    row = Execution.objects.get(pk=execution.id)
+    assert row.state == ExecutionState.PENDING and row.launch_started_at is not None
+
+
+@pytest.mark.django_db
+def test_only_a_pending_execution_launches(make_host, make_execution):
+    make_host(slots=1)
+    queued = make_execution()
+    ended = make_execution()
+    execution_stop(execution_id=ended.id, reason="never mind")
+
+    assert execution_launch_begin(execution_id=queued.id) is None
+    assert execution_launch_begin(execution_id=ended.id) is None
+    assert execution_launch_begin(execution_id="no-such-execution") is None
+    assert Execution.objects.get(pk=queued.id).launch_started_at is None
+
+
+@pytest.mark.django_db
+def test_an_end_frees_the_slot_and_dispatches_the_cluster(make_host, make_execution, scheduled):
+    execution = _pending(make_host, make_execution)
+    execution_launch_begin(execution_id=execution.id)
+    execution_mark_running(execution_id=execution.id, engine_ref={"pid": 1})
+
+    steps = scheduled(
+        execution_end,
+        execution_id=execution.id,
+        outcome=Outcome.OOM,
+        exit_code=137,
+        reason="OOMKilled",
+        usage={"max_mem_mb": 100.0},
+    )
+
+    assert steps == [DispatchCluster(cluster=execution.cluster)]
+    row = Execution.objects.get(pk=execution.id)
+    assert (row.outcome, row.exit_code, row.exit_reason) == (Outcome.OOM, 137, "OOMKilled")
+    assert row.usage == {"max_mem_mb": 100.0}
+    # A late report (the supervisor's, after a sweep ended it) schedules nothing.
+    assert (
+        scheduled(
+            execution_end,
+            execution_id=execution.id,
+            outcome=Outcome.LOST,
+            exit_code=None,
+            reason="",
+        )
+        == []
+    )
+
+
+@pytest.mark.django_db
+def test_the_heartbeat_tells_the_supervisor_about_a_stop(make_host, make_execution):
+    execution = _pending(make_host, make_execution)
+    execution_launch_begin(execution_id=execution.id)
+    execution_mark_running(execution_id=execution.id, engine_ref={"pid": 1})
+    assert execution_heartbeat(execution_id=execution.id) is None
+
+    execution_stop(execution_id=execution.id, reason="Task terminated by user")
+
+    assert execution_heartbeat(execution_id=execution.id) == "Task terminated by user"
+    execution_end(execution_id=execution.id, outcome=Outcome.STOPPED, exit_code=143, reason="x")
+    assert execution_heartbeat(execution_id=execution.id) == "ended"
