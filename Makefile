@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test services engines lint format check bench-releases bench-queue clean
+.PHONY: help install run test services engines lint format check bench-releases bench-queue bench-jobs clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench-releases: $(STAMP) services ## release coordination latency benchmark (ben
 
 bench-queue: $(STAMP) services ## task tracker throughput benchmark (bench/queue)
 	$(BIN)/python -m bench.queue
+
+bench-jobs: $(STAMP) services ## Scale scheduler and job round-trip benchmark (bench/jobs)
+	$(BIN)/python -m bench.jobs
 
 clean: ## remove the virtualenv and the embedded data directory
 	rm -rf $(VENV) var

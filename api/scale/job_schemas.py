@@ -4,7 +4,7 @@ files, the cancel and requeue filters, the queue and the job types' statistics."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field, StrictBool, StrictInt, StrictStr
@@ -18,6 +18,8 @@ Ids = Annotated[list[Id], Field(max_length=10000)]
 Names = Annotated[list[Annotated[StrictStr, Field(max_length=50)]], Field(max_length=1000)]
 Priority = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
 TimeText = Annotated[StrictStr, Field(max_length=64)]
+StatusName = Literal["PENDING", "BLOCKED", "QUEUED", "RUNNING", "FAILED", "COMPLETED", "CANCELED"]
+CategoryName = Literal["SYSTEM", "ALGORITHM", "DATA"]
 
 
 class JobIn(Strict):
@@ -36,14 +38,14 @@ class JobTypeKey(Strict):
 class JobFilterIn(Strict):
     started: TimeText | NotNull = None
     ended: TimeText | NotNull = None
-    status: Annotated[StrictStr, Field(max_length=16)] | NotNull = None
+    status: StatusName | NotNull = None
     job_ids: Ids | NotNull = None
     job_type_ids: Ids | NotNull = None
     job_types: Annotated[list[JobTypeKey], Field(max_length=1000)] | NotNull = None
     job_type_names: Names | NotNull = None
     batch_ids: Ids | NotNull = None
     recipe_ids: Ids | NotNull = None
-    error_categories: Annotated[list[StrictStr], Field(max_length=3)] | NotNull = None
+    error_categories: Annotated[list[CategoryName], Field(max_length=3)] | NotNull = None
     error_ids: Ids | NotNull = None
     is_superseded: StrictBool | NotNull = None
 
@@ -52,7 +54,7 @@ class RequeueIn(JobFilterIn):
     priority: Priority | NotNull = None
 
 
-class ErrorOut(Schema):
+class JobErrorOut(Schema):
     id: int
     name: str
     title: str
@@ -83,7 +85,7 @@ class JobOut(Schema):
     job_type_rev: RevisionRefOut
     status: str
     node: NodeOut | None
-    error: ErrorOut | None
+    error: JobErrorOut | None
     priority: int
     num_exes: int
     max_tries: int
@@ -138,7 +140,7 @@ class JobExecutionOut(Schema):
     exe_num: int
     execution_id: str = Field(description="The execution (domain/executions) that ran it.")
     node: NodeOut | None
-    error: ErrorOut | None
+    error: JobErrorOut | None
     job: JobRefOut
     job_type: JobTypeBaseOut
     created: datetime
@@ -205,11 +207,13 @@ class WorkspaceRefOut(Schema):
 class ScaleFileOut(Schema):
     id: int
     workspace: WorkspaceRefOut
+    job: JobRefOut | None
     file_name: str
     file_path: str
     file_size: int
     media_type: str
     checksum: str = Field(description="sha256, hex.")
+    url: str | None = Field(description="Under the workspace's base_url, when it has one.")
     job_exe_num: int | None
     job_output: str
     created: datetime
@@ -218,6 +222,15 @@ class ScaleFileOut(Schema):
     @staticmethod
     def resolve_workspace(obj: ScaleFile) -> dict[str, Any]:
         return {"id": obj.workspace_id, "name": obj.workspace.name}
+
+    @staticmethod
+    def resolve_job(obj: ScaleFile) -> dict[str, int] | None:
+        return {"id": obj.job_id} if obj.job_id else None
+
+    @staticmethod
+    def resolve_url(obj: ScaleFile) -> str | None:
+        base = obj.workspace.base_url
+        return f"{base.rstrip('/')}/{obj.file_path}" if base else None
 
 
 class LogLineOut(Schema):
@@ -263,7 +276,7 @@ class JobTypeRunningOut(Schema):
 
 class JobTypeFailureOut(Schema):
     job_type: JobTypeBaseOut
-    error: ErrorOut
+    error: JobErrorOut
     count: int
     first_error: datetime
     last_error: datetime

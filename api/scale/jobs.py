@@ -32,6 +32,7 @@ from api.scale.params import order_fields, order_param, parse_time, time_param
 from domain.executions.selectors import execution_get, execution_log_iter
 from domain.jobs import job_selectors, queueing
 from domain.jobs.job_selectors import JobFilter
+from domain.jobs.models import ErrorCategory, JobStatus
 
 router = Router(tags=["jobs"])
 
@@ -42,6 +43,21 @@ WRITE = (401, 403, 413)
 STREAMS = ("stdout", "stderr", "combined")
 REPEATABLE = Query(None, description="Repeatable.")
 ORDER = order_param(job_selectors.JOB_ORDER_FIELDS)
+
+
+def _choices_param(values: list[str]) -> Query:
+    """A repeatable parameter whose values the document names (the view's annotation stays
+    `list[str]`: a paginated view's annotations are resolved outside this module)."""
+    param = Query(None, description="Repeatable.")
+    param.json_schema_extra = {
+        **(param.json_schema_extra or {}),
+        "anyOf": [{"type": "array", "items": {"type": "string", "enum": values}}, {"type": "null"}],
+    }
+    return param
+
+
+STATUSES = _choices_param(list(JobStatus.values))
+CATEGORIES = _choices_param(list(ErrorCategory.values))
 
 
 def _id() -> Path:
@@ -69,13 +85,13 @@ def list_jobs(
     request: HttpRequest,
     started: str | None = time_param(),
     ended: str | None = time_param(),
-    status: list[str] | None = REPEATABLE,
+    status: list[str] | None = STATUSES,
     job_id: list[int] | None = REPEATABLE,
     job_type_id: list[int] | None = REPEATABLE,
     job_type_name: list[str] | None = REPEATABLE,
     batch_id: list[int] | None = REPEATABLE,
     recipe_id: list[int] | None = REPEATABLE,
-    error_category: list[str] | None = REPEATABLE,
+    error_category: list[str] | None = CATEGORIES,
     error_id: list[int] | None = REPEATABLE,
     is_superseded: bool | None = Query(None),
     order: list[str] | None = ORDER,
@@ -163,7 +179,7 @@ def list_job_input_files(request: HttpRequest, job_id: int = _id()):
 )
 @paginate(ScalePagination)
 def list_job_executions(
-    request: HttpRequest, job_id: int = _id(), status: list[str] | None = REPEATABLE
+    request: HttpRequest, job_id: int = _id(), status: list[str] | None = STATUSES
 ):
     """Its executions, the latest first."""
     return job_selectors.job_executions(job_id=job_id, statuses=status or ())
@@ -219,3 +235,21 @@ def _log_lines(job_exe_id: int, execution) -> Iterator[str]:
             yield ("," if number else "") + json.dumps(line)
             number += 1
     yield "]"
+
+
+@router.get("/v6/files/", response=answers({200: list[ScaleFileOut]}, *READ), auth=read_auth)
+@paginate(ScalePagination)
+def list_files(
+    request: HttpRequest,
+    job_id: list[int] | None = REPEATABLE,
+    job_output: list[str] | None = REPEATABLE,
+):
+    """Files in the workspaces: the jobs' inputs and the outputs they produced (filters
+    `job_id`, `job_output`), newest first."""
+    return job_selectors.scale_files(job_ids=job_id or (), job_outputs=job_output or ())
+
+
+@router.get("/v6/files/{file_id}/", response=answers({200: ScaleFileOut}, *READ), auth=read_auth)
+def get_file(request: HttpRequest, file_id: int = _id()):
+    """One file: its workspace, path, size, media type, sha256 and the job that produced it."""
+    return job_selectors.scale_file_get(file_id=file_id)

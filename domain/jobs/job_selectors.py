@@ -267,3 +267,21 @@ def job_type_system_failures() -> list[SystemFailure]:
         )
         for r in rows
     ]
+
+
+def scale_files(
+    *, job_ids: Sequence[int] = (), job_outputs: Sequence[str] = ()
+) -> QuerySet[ScaleFile]:
+    rows = ScaleFile.objects.select_related("workspace")
+    if job_ids:
+        rows = rows.filter(job_id__in=job_ids)
+    if job_outputs:
+        rows = rows.filter(job_output__in=job_outputs)
+    return rows.order_by("-id")
+
+
+def scale_file_get(*, file_id: int) -> ScaleFile:
+    found = ScaleFile.objects.select_related("workspace").filter(pk=file_id).first()
+    if found is None:
+        raise NotFound("Not found.")
+    return found

@@ -198,10 +198,19 @@ STATE_REFUSALS = {
     # environment variables, duplicate mount or error names, relative mount paths; a
     # configuration naming a workspace that does not exist; a name taken or reserved; an edit
     # whose manifest names another job type; a title with no letter to name a workspace after.
+    # A job refers to a job type that must exist and be active, and its input must fit that
+    # type's manifest; cancel and requeue name job types that must exist and take time bounds
+    # the schema cannot check (a date-time or a duration); the load's range is at most 31 days.
     "scale": [
         ("POST", "/v6/job-types/"),
         ("PATCH", "/v6/job-types/{name}/{version}/"),
         ("POST", "/v6/workspaces/"),
+        ("POST", "/v6/jobs/"),
+        ("POST", "/v6/jobs/cancel/"),
+        ("POST", "/v6/jobs/requeue/"),
+        ("GET", "/v6/load/"),
+        ("GET", "/v6/jobs/"),
+        ("GET", "/v6/job-types/status/"),
     ],
     # The original answers 400 to a request its state refuses (a cluster this deployment does
     # not run on, an env name a process cannot carry), 409 to a taken alias or cluster name and

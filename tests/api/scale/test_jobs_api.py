@@ -272,3 +272,27 @@ def test_it_keeps_job_type_routes_working_beside_the_statistics(bob):
     jt = job_type(name="status-check")
     assert bob.get(f"/v6/job-types/{jt.name}/").json()["count"] == 1
     assert seed()["job"]["name"]
+
+
+def test_it_lists_and_shows_files_with_their_job(bob, charlie, image, tmp_path):
+    from domain.jobs.files import file_store
+    from domain.jobs.models import Workspace
+
+    jt = job_type()
+    job = Job.objects.get(
+        pk=bob.post("/v6/jobs/", {"job_type_id": jt.pk, "input": {}}).json()["id"]
+    )
+    source = tmp_path / "out.csv"
+    source.write_text("a,b\n")
+    workspace = Workspace.objects.get(name="default")
+    produced = file_store(
+        workspace=workspace, source=source, path="jobs/1/out.csv", job=job, exe_num=1, output="csv"
+    )
+    listed = charlie.get("/v6/files/", {"job_id": job.pk}).json()
+    assert [f["id"] for f in listed["results"]] == [produced.pk]
+    shown = charlie.get(f"/v6/files/{image.pk}/").json()
+    assert (shown["file_name"], shown["file_size"], shown["job"]) == ("a.png", 6, None)
+    assert shown["url"] is None and shown["workspace"]["name"] == "default"
+    assert charlie.get(f"/v6/files/{produced.pk}/").json()["job"] == {"id": job.pk}
+    assert charlie.get("/v6/files/999999/").status_code == 404
+    assert charlie.get("/v6/files/", {"job_id": "x"}).status_code == 400

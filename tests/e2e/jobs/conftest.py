@@ -21,7 +21,13 @@ from cryptography.fernet import Fernet
 from domain.executions import conf
 from domain.executions.models import OPEN_STATES, Execution, Host
 from domain.executions.services import execution_stop
-from tests.support.processes import BIN, Proc, free_port, start_worker, wait_until
+from tests.support.processes import (
+    BIN,
+    Proc,
+    free_port,
+    start_worker,
+    wait_until,
+)
 
 FAST = {
     "EXECUTIONS_HEARTBEAT_INTERVAL": "0.2",

@@ -1,5 +1,6 @@
 """A third process for the scheduler concurrency test: samples, as fast as it can, how many
-executions each job type has open (one SQL statement: one consistent snapshot), and writes the
+executions each job type has open, on any cluster (one SQL statement: one consistent
+snapshot), and writes the
 highest count seen per job type and the number of samples as JSON when told to stop.
 
     python open_counts_sampler.py DATABASE_URL CLUSTER STOP_FILE OUT_FILE
@@ -17,8 +18,7 @@ import psycopg2
 OPEN_PER_TYPE = """
     SELECT j.job_type_id, count(*)
     FROM executions_execution e JOIN jobs_job j ON e.owner_id = j.id::text
-    WHERE e.owner_type = 'jobs.job' AND e.cluster = %s
-      AND e.state IN ('QUEUED', 'PENDING', 'RUNNING')
+    WHERE e.owner_type = 'jobs.job' AND e.state IN ('QUEUED', 'PENDING', 'RUNNING')
     GROUP BY j.job_type_id
 """
 
@@ -30,7 +30,7 @@ def main(database_url: str, cluster: str, stop_file: str, out_file: str) -> None
     samples = 0
     with connection.cursor() as cursor:
         while not Path(stop_file).exists():
-            cursor.execute(OPEN_PER_TYPE, (cluster,))
+            cursor.execute(OPEN_PER_TYPE)
             for type_id, count in cursor.fetchall():
                 highest[type_id] = max(highest.get(type_id, 0), count)
             samples += 1

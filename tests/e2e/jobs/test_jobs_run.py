@@ -70,10 +70,10 @@ def _wait_final(job_id: int, timeout: float = 60) -> Job:
         events = list(JobEvent.objects.filter(job_id=job_id).values_list("type", "target"))
         executions = list(
             Execution.objects.filter(owner_type="jobs.job", owner_id=str(job_id)).values(
-                "state", "host", "resources", "exit_reason"
+                "state", "host", "cluster", "resources", "exit_reason"
             )
         )
-        hosts = list(Host.objects.values("name", "clusters", "slots", "heartbeat_at"))
+        hosts = list(Host.objects.values("name", "clusters", "slots", "cpus", "mem_mb"))
         raise AssertionError(f"job {job_id} not final: {events} {executions} {hosts}") from None
 
 
