@@ -58,10 +58,12 @@ if env_bool("REGATTA_TEST_APPS"):
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's own three, skipped for the routes that authenticate by header only
+    # (orchestrator/middleware.py).
+    "orchestrator.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "orchestrator.middleware.AuthenticationMiddleware",
+    "orchestrator.middleware.MessageMiddleware",
 ]
 
 ROOT_URLCONF = "orchestrator.urls"

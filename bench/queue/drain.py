@@ -21,27 +21,39 @@ def drain_http(url: str, worker_id: int, secret: str, project: int, start_at: fl
     """GET /task/get + POST /task/release until "No task available"; returns tasks closed.
 
     http.client rather than requests: the client's CPU comes out of the same two cores as the
-    server's, and gunicorn's sync workers close every connection anyway.
+    server's. One connection per client, kept alive as a drone's HTTP client keeps it; when the
+    server closes it after a response (`Connection: close`), http.client opens a new one for
+    the next request.
     """
     parsed = urlparse(url)
     headers = {"X-Worker-Id": str(worker_id), "X-Secret": secret}
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
     time.sleep(max(0.0, start_at - time.time()))
     closed = 0
-    while True:
-        reply = _call(parsed, "GET", f"/task/get/{project}", headers, None)
-        if not reply["ok"]:
-            return closed
-        body = b'{"task_id": %d, "result": 0, "verification": 0}' % reply["content"]["task"]["id"]
-        closed += _call(parsed, "POST", "/task/release", headers, body)["content"]["updated"]
+    try:
+        while True:
+            reply = _call(conn, "GET", f"/task/get/{project}", headers, None)
+            if not reply["ok"]:
+                return closed
+            task_id = reply["content"]["task"]["id"]
+            body = b'{"task_id": %d, "result": 0, "verification": 0}' % task_id
+            closed += _call(conn, "POST", "/task/release", headers, body)["content"]["updated"]
+    finally:
+        conn.close()
 
 
-def _call(parsed, method: str, path: str, headers: dict, body: bytes | None) -> dict:
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+def _call(
+    conn: http.client.HTTPConnection, method: str, path: str, headers: dict, body: bytes | None
+) -> dict:
     try:
         conn.request(method, path, body=body, headers=headers)
         return json.loads(conn.getresponse().read())
-    finally:
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        # The server closed an idle kept-alive connection just as we sent: send it again on a
+        # new one (a get or release that never reached the server changed nothing).
         conn.close()
+        conn.request(method, path, body=body, headers=headers)
+        return json.loads(conn.getresponse().read())
 
 
 def drain_sql(dsn: str, worker_id: int, project: int, start_at: float) -> int:
