@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from domain.jobs.load import job_load_measure
 from domain.jobs.scheduling import jobs_schedule
-from orchestrator.lifecycles.jobs import schedule_flag_clear
+from orchestrator.coalesce import asks_cleared
 from orchestrator.taskkit import regatta_task
 
 
 @regatta_task("jobs.schedule", expires=10)
 def schedule(self) -> int:
     """Give queued jobs executions, as many as the jobs cluster has free slots."""
-    schedule_flag_clear()
+    asks_cleared("jobs.schedule")
     return jobs_schedule()
 
 
