@@ -451,3 +451,68 @@ def test_a_flotilla_run_executes_on_the_local_engine_with_no_other_setup(service
     assert seen["user"] == "v1-unknown"
     log = requests.get(f"{service.url}/api/v1/{run_id}/logs", timeout=30).json()
     assert log["log"] == "+ echo hi\nhi\n"
+
+
+def test_a_seed_job_runs_to_completed_with_its_logs_and_outputs_on_the_embedded_default(service):
+    # What docs/scale.md shows: register a Seed manifest with curl, queue a job, watch it, read
+    # its log and its output files, with the first admin token and nothing else set up.
+    auth = {"Authorization": f"Bearer {service.admin_token()}"}
+    manifest = {
+        "seedVersion": "1.0.0",
+        "job": {
+            "name": "word-count",
+            "jobVersion": "1.0.0",
+            "packageVersion": "1.0.0",
+            "title": "Word count",
+            "description": "Writes a count",
+            "maintainer": {"name": "Alice", "email": "alice@example.com"},
+            "timeout": 60,
+            "interface": {
+                "command": 'echo "counting $WORDS"; echo "$WORDS" > "$OUTPUT_DIR/count.txt"',
+                "inputs": {"json": [{"name": "WORDS", "type": "integer"}]},
+                "outputs": {"files": [{"name": "count", "pattern": "count.txt"}]},
+            },
+            "resources": {"scalar": [{"name": "cpus", "value": 0.25}]},
+        },
+    }
+    registered = requests.post(
+        f"{service.url}/v6/job-types/",
+        json={"docker_image": "word-count:1", "manifest": manifest},
+        headers=auth,
+        timeout=30,
+    )
+    assert registered.status_code == 201, registered.text
+    details = requests.get(
+        f"{service.url}/v6/job-types/word-count/1.0.0/", headers=auth, timeout=30
+    ).json()
+    queued = requests.post(
+        f"{service.url}/v6/jobs/",
+        json={"job_type_id": details["id"], "input": {"json": {"WORDS": 42}}},
+        headers=auth,
+        timeout=30,
+    )
+    assert queued.status_code == 201, queued.text
+    job_id = queued.json()["id"]
+    seen: dict = {}
+
+    def final() -> bool:
+        seen.update(
+            requests.get(f"{service.url}/v6/jobs/{job_id}/", headers=auth, timeout=30).json()
+        )
+        return seen["status"] in ("COMPLETED", "FAILED", "CANCELED")
+
+    wait_until(final, timeout=90, interval=0.3, message=f"job {job_id} final")
+    assert seen["status"] == "COMPLETED", seen
+    executions = requests.get(
+        f"{service.url}/v6/jobs/{job_id}/executions/", headers=auth, timeout=30
+    ).json()["results"]
+    log = requests.get(
+        f"{service.url}/v6/job-executions/{executions[0]['id']}/logs/combined/",
+        headers=auth,
+        timeout=30,
+    ).json()
+    assert "counting 42" in [line["message"] for line in log]
+    files = requests.get(
+        f"{service.url}/v6/files/", params={"job_id": job_id}, headers=auth, timeout=30
+    ).json()["results"]
+    assert [f["job_output"] for f in files] == ["count"]
