@@ -242,3 +242,20 @@ def test_a_legacy_report_of_a_backward_status_is_ignored(run):
     end(run, Outcome.EXITED, 0)
     assert run_status_update(run_id=run.pk, status="RUNNING", exit_code=9).status == S.STOPPED
     assert reload(run).exit_code == 0
+
+
+def test_the_console_stops_runs_through_the_stop_service(run):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    dana = get_user_model().objects.create_superuser("dana", "dana@example.org", "s3cret-pass")
+    client = Client()
+    client.force_login(dana)
+    reply = client.post(
+        reverse("admin:runs_run_changelist"), {"action": "stop", "_selected_action": [run.pk]}
+    )
+    assert reply.status_code == 302
+    stopped = reload(run)
+    assert (stopped.status, stopped.exit_code) == (S.STOPPED, 1)
+    assert stopped.exit_reason == "Task terminated by - dana (console)"
