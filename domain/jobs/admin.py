@@ -1,5 +1,6 @@
 """Operator console for Scale: job types (pause, resume), their revisions and tags, workspaces
-(deprecate, restore), errors, and the secret store (which keys exist, never a value)."""
+(deprecate, restore), errors, the secret store (which keys exist, never a value), jobs (cancel),
+their executions and events, files and load measurements."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ from django.http import HttpRequest
 
 from domain.common.admin_console import ReadOnlyStateAdmin, run_action
 from domain.jobs.job_types import job_type_edit
-from domain.jobs.models import Error, JobType, JobTypeRevision, JobTypeTag, StoredSecret, Workspace
+from domain.jobs.models import (
+    Error,
+    Job,
+    JobEvent,
+    JobExecution,
+    JobLoad,
+    JobType,
+    JobTypeRevision,
+    JobTypeTag,
+    ScaleFile,
+    StoredSecret,
+    Workspace,
+)
+from domain.jobs.queueing import jobs_cancel
 from domain.jobs.workspaces import workspace_edit
 
 
@@ -91,3 +105,51 @@ class StoredSecretAdmin(ReadOnlyStateAdmin):
     search_fields = ("key",)
     # Encrypted, but still a secret: the console shows which keys exist, never the value.
     exclude = ("ciphertext",)
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "job_type", "status", "priority", "num_exes", "max_tries", "error")
+    list_display += ("queued", "last_status_change")
+    list_filter = ("status", "job_type__name", "last_status_change")
+    search_fields = ("id", "job_type__name")
+    list_select_related = ("job_type", "error")
+    actions = ("cancel",)
+
+    @admin.action(description="Cancel the selected jobs (a running one's process is stopped)")
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        run_action(
+            request,
+            queryset,
+            lambda job: jobs_cancel(jobs=Job.objects.filter(pk=job.pk)) > 0,
+            done="Canceled",
+        )
+
+
+@admin.register(JobExecution)
+class JobExecutionAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "job", "exe_num", "status", "error", "execution_id", "created", "ended")
+    list_filter = ("status", "created")
+    search_fields = ("job__id", "execution_id")
+    list_select_related = ("job", "error")
+
+
+@admin.register(JobEvent)
+class JobEventAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "job", "at", "type", "source", "target", "exe_num")
+    list_filter = ("type", "at")
+    search_fields = ("job__id",)
+
+
+@admin.register(ScaleFile)
+class ScaleFileAdmin(ReadOnlyStateAdmin):
+    list_display = ("id", "file_name", "workspace", "file_size", "media_type", "job", "job_output")
+    list_filter = ("workspace", "created")
+    search_fields = ("file_name", "file_path", "job__id")
+    list_select_related = ("workspace",)
+
+
+@admin.register(JobLoad)
+class JobLoadAdmin(ReadOnlyStateAdmin):
+    list_display = ("measured", "pending_count", "queued_count", "running_count")
+    list_filter = ("measured",)
