@@ -5,14 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-import celeryconfig
 from domain.common.steps import step_run
 from domain.executions.steps import LaunchExecution
-
-
-def test_every_queue_is_reached_through_the_default_exchange():
-    for queue in celeryconfig.task_queues:
-        assert (queue.exchange.name, queue.routing_key) == ("", queue.name), queue
 
 
 def test_a_launch_sent_after_a_flush_on_the_same_connection_reaches_the_host_queue(redis_client):
