@@ -115,6 +115,8 @@ class DockerEngine:
             container = _existing(client, name) or _create(client, name, spec)
             _start_if_created(container)
         except BaseException:
+            # Swallows nothing: whatever the daemon or an interrupt raised goes on up, after the
+            # client's connection is closed.
             client.close()
             raise
         return DockerProcess(client, container)

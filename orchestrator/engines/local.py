@@ -111,7 +111,9 @@ def _prepared(spec: LaunchSpec, workdir: Path, group: RunGroup) -> list[tuple[st
         return []
     try:
         return spec.prepare(workdir)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
+        # Whatever the owner's preparation raised (a missing input file, a full disk, a store
+        # that is down) means this command cannot start as asked: a refused launch, not a crash.
         group.remove()
         shutil.rmtree(workdir, ignore_errors=True)
         raise LaunchRefused(f"could not prepare the scratch directory: {exc}") from exc
