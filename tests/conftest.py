@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import psycopg2
 import pytest
 import redis
-from django.db import connection
+from django.core.management.base import CommandError
+from django.db import OperationalError, connection
+from django.test import TransactionTestCase
 
 from tests.support.processes import child_env, database_url_for, start_worker
 
@@ -25,6 +28,31 @@ def pytest_sessionstart(session) -> None:
         psycopg2.connect(urlunparse(server), connect_timeout=3).close()
     except psycopg2.OperationalError as exc:
         pytest.exit(f"PostgreSQL at {server.hostname}:{server.port} is unreachable: {exc}", 3)
+
+
+def _flush_retrying_deadlocks(flush):
+    """A transactional test's teardown truncates every table while package-scoped workers still
+    heartbeat and schedule: PostgreSQL may pick the truncation as a deadlock's victim. Its
+    transaction rolled back whole, so trying again is safe; any other failure is raised."""
+
+    def teardown(self) -> None:
+        for attempt in range(1, 6):
+            try:
+                return flush(self)
+            except CommandError as exc:
+                cause = exc.__cause__
+                if attempt == 5 or not (
+                    isinstance(cause, OperationalError) and "deadlock detected" in str(cause)
+                ):
+                    raise
+                time.sleep(0.2 * attempt)
+
+    return teardown
+
+
+TransactionTestCase._fixture_teardown = _flush_retrying_deadlocks(
+    TransactionTestCase._fixture_teardown
+)
 
 
 @pytest.fixture(scope="session")
