@@ -14,19 +14,18 @@ import pytest
 import redis
 import requests
 
-from tests.support.processes import free_port, start_web, start_worker
+from tests.support.processes import free_port, start_web, start_worker, suite_redis_url
 
 # A Redis db of its own, so the session's worker (on another db) cannot answer these pings:
-# Celery's broadcast channels are prefixed by the db number.
-HEALTH_REDIS_DB = 14
+# Celery's broadcast channels are prefixed by the db number: the health checks get their own.
+HEALTH_REDIS_OFFSET = 2
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def isolated_env(subprocess_env):
-    base = subprocess_env["REDIS_URL"].rsplit("/", 1)[0]
-    url = f"{base}/{HEALTH_REDIS_DB}"
+    url = suite_redis_url(HEALTH_REDIS_OFFSET)
     redis.Redis.from_url(url).flushdb()
     return dict(subprocess_env, REDIS_URL=url)
 

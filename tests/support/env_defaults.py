@@ -2,14 +2,43 @@
 
 DATABASE_URL / REDIS_URL win when set. Redis defaults to db 13 so a suite run never touches the
 queues of a service running on db 0 of the same server (Celery prefixes broadcasts by db too).
+
+Under pytest-xdist each worker process gets its own test database (pytest-django suffixes it) and
+its own three Redis dbs, counted down from the suite's: gw0 uses 13, 14 and 15 (the suite's, the
+isolated stacks', the health checks'), gw1 10-12, gw2 7-9, gw3 4-6. Two workers on one db would
+consume each other's Celery messages.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/regatta")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_DBS_PER_WORKER = 3
+
+
+def redis_url_of_worker(url: str, worker: str) -> str:
+    """The suite's Redis URL for xdist worker `gwN`: its db moved down by N × 3."""
+    index = int(worker.removeprefix("gw"))
+    match = re.fullmatch(r"(.*/)(\d+)", url)
+    base = int(match.group(2)) if match else 0
+    db = base - REDIS_DBS_PER_WORKER * index
+    if db < 0:
+        raise SystemExit(
+            f"xdist worker {worker} has no Redis db left below {url}: use fewer workers "
+            f"(-n) or a REDIS_URL with a higher db"
+        )
+    return f"{match.group(1) if match else url.rstrip('/') + '/'}{db}"
+
+
+if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    for _name in ("REDIS_URL", "RELEASES_ISOLATED_REDIS_URL"):
+        if os.environ.get(_name):
+            os.environ[_name] = redis_url_of_worker(
+                os.environ[_name], os.environ["PYTEST_XDIST_WORKER"]
+            )
 os.environ.setdefault("REGATTA_TEST_APPS", "1")
 os.environ.setdefault("CELERY_EXTRA_IMPORTS", "tests.support.testapp.tasks")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")

@@ -46,6 +46,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def suite_redis_url(offset: int) -> str:
+    """The suite's Redis URL with its db moved up by `offset` (1: isolated stacks, 2: health
+    checks; tests/support/env_defaults.py gives each xdist worker three dbs)."""
+    base = urlparse(os.environ["REDIS_URL"])
+    db = int(base.path.strip("/") or 0)
+    return urlunparse(base._replace(path=f"/{(db + offset) % 16}"))
+
+
 def database_url_for(settings_dict: dict) -> str:
     """The DATABASE_URL of the database Django is using now (the test database under pytest)."""
     base = urlparse(os.environ["DATABASE_URL"])

@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import pytest
 import redis
@@ -21,6 +20,7 @@ from tests.support.processes import (
     start_web,
     start_worker,
     stop_beat,
+    suite_redis_url,
     wait_until,
 )
 from tests.support.task_service import TaskServiceStandIn
@@ -152,9 +152,7 @@ def isolated_redis_url() -> str:
     explicit = os.environ.get("RELEASES_ISOLATED_REDIS_URL", "").strip()
     if explicit:
         return explicit
-    base = urlparse(os.environ["REDIS_URL"])
-    db = int(base.path.strip("/") or 0)
-    return urlunparse(base._replace(path=f"/{(db + 1) % 16}"))
+    return suite_redis_url(1)
 
 
 @dataclass
