@@ -24,18 +24,27 @@ def answers(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
 
 
 def at_versions(
-    router: Router, method: str, path: str, versions: Iterable[str] = V1_V6, **options: Any
+    router: Router,
+    method: str,
+    path: str,
+    versions: Iterable[str] = V1_V6,
+    *,
+    also_at: dict[str, str] | None = None,
+    **options: Any,
 ) -> Callable[[Callable], Callable]:
-    """Register the view at `/api/<version><path>` for each version."""
+    """Register the view at `/api/<version><path>` for each version, and at each path of
+    `also_at` (path → operation name) where the original served the same answer twice."""
 
     def register(view: Callable) -> Callable:
+        paths = {path: view.__name__, **(also_at or {})}
         for version in versions:
-            router.api_operation(
-                [method],
-                f"/api/{version}{path}",
-                operation_id=f"flotilla_{view.__name__}_{version}",
-                **options,
-            )(view)
+            for each_path, name in paths.items():
+                router.api_operation(
+                    [method],
+                    f"/api/{version}{each_path}",
+                    operation_id=f"flotilla_{name}_{version}",
+                    **options,
+                )(view)
         return view
 
     return register

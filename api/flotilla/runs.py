@@ -180,23 +180,16 @@ def _detail(run: Run) -> dict:
 
 
 @at_versions(
-    router, "GET", "/history/{run_id}", response=answers({200: RunOut}, 404), exclude_none=True
-)
-@reads
-def get_run(request: HttpRequest, run_id: str):
-    """A run, with its full effective environment (definition, request and reserved)."""
-    return _detail(selectors.run_get(run_id=run_id))
-
-
-@at_versions(
     router,
     "GET",
-    "/task/history/{run_id}",
+    "/history/{run_id}",
+    also_at={"/task/history/{run_id}": "get_task_run"},
     response=answers({200: RunOut}, 404),
     exclude_none=True,
 )
 @reads
-def get_task_run(request: HttpRequest, run_id: str):
+def get_run(request: HttpRequest, run_id: str):
+    """A run, with its full effective environment (definition, request and reserved)."""
     return _detail(selectors.run_get(run_id=run_id))
 
 

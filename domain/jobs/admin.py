@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from domain.common.admin_console import ReadOnlyStateAdmin, run_action
+from domain.common.admin_console import ReadOnlyStateAdmin, pause_actions, run_action
 from domain.jobs.job_types import job_type_edit
 from domain.jobs.models import (
     Error,
@@ -33,24 +33,13 @@ class JobTypeAdmin(ReadOnlyStateAdmin):
     list_display += ("max_scheduled", "docker_image", "last_modified")
     list_filter = ("is_active", "is_paused", "is_system", "is_published", "last_modified")
     search_fields = ("name", "version", "docker_image")
-    actions = ("pause", "resume")
-
-    @admin.action(description="Pause the selected job types (their jobs stay queued)")
-    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_paused(request, queryset, paused=True)
-
-    @admin.action(description="Resume the selected job types")
-    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_paused(request, queryset, paused=False)
-
-    @staticmethod
-    def _set_paused(request: HttpRequest, queryset: QuerySet, *, paused: bool) -> None:
-        run_action(
-            request,
-            queryset,
-            lambda j: job_type_edit(name=j.name, version=j.version, changes={"is_paused": paused}),
-            done="Paused" if paused else "Resumed",
-        )
+    actions = pause_actions(
+        lambda j, paused: job_type_edit(
+            name=j.name, version=j.version, changes={"is_paused": paused}
+        ),
+        pause="Pause the selected job types (their jobs stay queued)",
+        resume="Resume the selected job types",
+    )
 
 
 @admin.register(JobTypeRevision)

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from domain.common.admin_console import ReadOnlyStateAdmin, run_action
+from domain.common.admin_console import ReadOnlyStateAdmin, pause_actions, run_action
 from domain.tracker import models as m
 from domain.tracker.projects import (
     project_reclaim_assigned,
@@ -43,24 +43,11 @@ class WorkerAdmin(ReadOnlyStateAdmin):
     list_filter = ("paused",)
     search_fields = ("alias",)
     exclude = ("secret_hash",)
-    actions = ("pause", "resume")
-
-    @admin.action(description="Pause the selected workers")
-    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_paused(request, queryset, paused=True)
-
-    @admin.action(description="Resume the selected workers")
-    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_paused(request, queryset, paused=False)
-
-    @staticmethod
-    def _set_paused(request: HttpRequest, queryset: QuerySet, *, paused: bool) -> None:
-        run_action(
-            request,
-            queryset,
-            lambda w: worker_set_paused(worker_id=w.pk, paused=paused),
-            done="Paused" if paused else "Resumed",
-        )
+    actions = pause_actions(
+        lambda w, paused: worker_set_paused(worker_id=w.pk, paused=paused),
+        pause="Pause the selected workers",
+        resume="Resume the selected workers",
+    )
 
 
 @admin.register(m.Task)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from domain.runs.models import ClusterMetadata, Definition, Run
-from tests.api.flotilla.conftest import Api, make_run
+from tests.api.flotilla.conftest import make_run
+from tests.support.api_client import Api
 
 pytestmark = pytest.mark.django_db
 

@@ -3,11 +3,9 @@ service and its running task."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 import pytest
-from django.test import Client
 
 from domain.common.tokens import token_authenticate
 from domain.releases import services, task_services
@@ -21,59 +19,6 @@ def studies(db) -> list[Study]:
         Study.objects.create(kf_id="SD_00000001", name="Study one"),
         Study.objects.create(kf_id="SD_00000002", name="Study two"),
     ]
-
-
-class Api:
-    """The Django test client speaking JSON, with an optional bearer token."""
-
-    def __init__(self, token: str | None = None) -> None:
-        self.client = Client()
-        self.token = token
-
-    def _headers(self, token: str | None) -> dict:
-        tok = token if token is not None else self.token
-        return {"HTTP_AUTHORIZATION": f"Bearer {tok}"} if tok else {}
-
-    def get(self, path: str, token: str | None = None, **params):
-        return self.client.get(path, params, **self._headers(token))
-
-    def send(self, method: str, path: str, body=None, token: str | None = None, raw=None):
-        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
-        return getattr(self.client, method.lower())(
-            path, data=data, content_type="application/json", **self._headers(token)
-        )
-
-    def post(self, path, body=None, **kw):
-        return self.send("POST", path, body, **kw)
-
-    def patch(self, path, body=None, **kw):
-        return self.send("PATCH", path, body, **kw)
-
-    def put(self, path, body=None, **kw):
-        return self.send("PUT", path, body, **kw)
-
-    def delete(self, path, **kw):
-        return self.send("DELETE", path, None, **kw)
-
-
-@pytest.fixture
-def anon() -> Api:
-    return Api()
-
-
-@pytest.fixture
-def admin(admin_token) -> Api:
-    return Api(admin_token)
-
-
-@pytest.fixture
-def dev(dev_token) -> Api:
-    return Api(dev_token)
-
-
-@pytest.fixture
-def user(user_token) -> Api:
-    return Api(user_token)
 
 
 @pytest.fixture

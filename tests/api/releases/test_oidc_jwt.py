@@ -16,7 +16,7 @@ from domain.common import jwks
 from domain.common.models import ApiToken
 from domain.releases import services, task_services
 from domain.releases.models import Release, Task, TaskService
-from tests.api.releases.conftest import Api
+from tests.support.api_client import Api
 from tests.support.oidc_provider import (
     OidcProviderStandIn,
     RsaKey,

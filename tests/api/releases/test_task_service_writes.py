@@ -17,7 +17,7 @@ from domain.common.tokens import token_create
 from domain.releases import services, task_services
 from domain.releases.models import Release, Task, TaskService
 from orchestrator.clients.task_service import check_health
-from tests.api.releases.conftest import Api
+from tests.support.api_client import Api
 from tests.support.oidc_provider import OidcProviderStandIn
 from tests.support.task_service import TaskServiceStandIn
 

@@ -10,7 +10,7 @@ import pytest
 from domain.common.models import ApiToken
 from domain.releases.models import TaskService
 from orchestrator.clients.task_service import NOT_ANSWERED
-from tests.api.releases.conftest import Api
+from tests.support.api_client import Api
 from tests.support.task_service import TaskServiceStandIn
 
 pytestmark = pytest.mark.django_db

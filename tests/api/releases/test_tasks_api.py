@@ -7,7 +7,7 @@ import pytest
 
 from domain.releases import services, task_services
 from domain.releases.models import Event, Release, Task
-from tests.api.releases.conftest import Api
+from tests.support.api_client import Api
 
 pytestmark = pytest.mark.django_db
 

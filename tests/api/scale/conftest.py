@@ -4,37 +4,16 @@ Alice holds an admin token, Bob a dev token, Charlie a user token; Mallory holds
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
-from django.test import Client
+
+from tests.support.api_client import Api as SharedApi
 
 
-class Api:
-    """The Django test client speaking JSON, with an optional bearer token."""
+class Api(SharedApi):
+    """The shared JSON client; a server error comes back as a 500 response, not an exception."""
 
     def __init__(self, token: str | None = None) -> None:
-        self.client = Client(raise_request_exception=False)
-        self.token = token
-
-    def _headers(self) -> dict[str, str]:
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
-
-    def get(self, path: str, params: Any = None):
-        return self.client.get(path, params or {}, **self._headers())
-
-    def send(self, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None):
-        data = raw if raw is not None else ("" if body is None else json.dumps(body))
-        return getattr(self.client, method.lower())(
-            path, data=data, content_type="application/json", **self._headers()
-        )
-
-    def post(self, path: str, body: Any = None, **kw: Any):
-        return self.send("POST", path, body, **kw)
-
-    def patch(self, path: str, body: Any = None, **kw: Any):
-        return self.send("PATCH", path, body, **kw)
+        super().__init__(token, raise_request_exception=False)
 
 
 @pytest.fixture
