@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from domain.common.steps import step_after_commit
 from domain.executions.models import ACTIVE_STATES, Execution, ExecutionState, Outcome
+from domain.executions.mounts import Mount, mounts_parse
 from domain.executions.states import ended_updates, execution_transition
 from domain.executions.steps import DispatchCluster
 
@@ -35,6 +36,8 @@ class LaunchOrder:
     # Whose execution it is ("runs.run", "jobs.job"): the engine side finds the owner's
     # scratch-directory hooks by it (domain/executions/owners.py).
     owner_type: str = ""
+    mounts: tuple[Mount, ...] = ()
+    stages_files: bool = False
 
 
 def execution_launch_begin(*, execution_id: str) -> LaunchOrder | None:
@@ -59,6 +62,8 @@ def execution_launch_begin(*, execution_id: str) -> LaunchOrder | None:
         labels=execution.labels,
         engine_ref=execution.engine_ref,
         owner_type=execution.owner_type,
+        mounts=mounts_parse(execution.mounts),
+        stages_files=execution.stages_files,
     )
 
 

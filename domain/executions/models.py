@@ -72,6 +72,12 @@ class Execution(models.Model):
     # What it used, read at the end when the engine can tell: {"max_mem_mb", "cpu_seconds"}.
     usage = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)
+    # Directories the command sees besides its scratch directory, chosen by the owner:
+    # [{name, path, mode, type, host_path | driver, driver_opts}, …] (domain/executions/mounts.py).
+    mounts = models.JSONField(default=list, blank=True)
+    # The owner stages files into the scratch directory or collects files from it (a Scale job
+    # with file inputs or outputs): an engine with no scratch directory on a host refuses it.
+    stages_files = models.BooleanField(default=False)
     # Lower first; equal priorities run in queue order.
     priority = models.IntegerField(default=100)
     deadline_seconds = models.PositiveIntegerField()

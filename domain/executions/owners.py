@@ -30,6 +30,10 @@ _hooks: dict[str, OwnerHook] = {}
 class WorkdirHooks:
     prepare: Callable[[str, Path], list[tuple[str, str]]]
     collect: Callable[[str, Path], None]
+    # Directories of the scratch directory (relative paths, made by `prepare`) the command
+    # writes. An engine that binds the scratch directory into a container binds these
+    # read-write and hands them to the container's user; the rest stays read-only.
+    writable: tuple[str, ...] = ()
 
 
 _workdir_hooks: dict[str, WorkdirHooks] = {}

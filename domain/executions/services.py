@@ -14,6 +14,7 @@ from domain.executions.models import (
     ExecutionState,
     Outcome,
 )
+from domain.executions.mounts import Mount
 from domain.executions.states import ended_updates, execution_event_add, execution_transition
 from domain.executions.steps import DispatchCluster, StopExecution
 
@@ -33,8 +34,11 @@ def execution_create(
     labels: dict | None = None,
     priority: int = 100,
     attempt: int = 1,
+    mounts: list[Mount] | tuple[Mount, ...] = (),
+    stages_files: bool = False,
 ) -> Execution:
-    """Queue one attempt to run `command` on `cluster`; it waits for a free slot in queue order."""
+    """Queue one attempt to run `command` on `cluster`; it waits for a free slot in queue order.
+    `mounts` are checked against the allowed host roots by the engine that applies them."""
     if cluster not in conf.clusters():
         raise InvalidInput(f"cluster [{cluster}] is not one of: {', '.join(conf.cluster_names())}")
     deadline = conf.DEFAULT_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
@@ -53,6 +57,8 @@ def execution_create(
         labels=labels or {},
         priority=priority,
         deadline_seconds=deadline,
+        mounts=[mount.as_json() for mount in mounts],
+        stages_files=stages_files,
     )
     execution_event_add(execution_id=execution.id, kind="transition", reason="queued")
     step_after_commit(DispatchCluster(cluster=cluster))

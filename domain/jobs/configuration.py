@@ -17,6 +17,7 @@ import copy
 import posixpath
 from typing import Any
 
+from domain.executions.mounts import Mount, mount_refusal
 from domain.jobs import conf
 from domain.jobs.jsonschemas import JOB_CONFIGURATION, schema_violation
 from domain.jobs.manifest import STANDARD_RESOURCES, SeedManifest
@@ -81,11 +82,34 @@ def _mounts_check(config: dict[str, Any], manifest: SeedManifest) -> list[Proble
             raise ConfigurationInvalid(
                 "HOST_ABSOLUTE_PATH", f"Host mount {name} must use an absolute host path"
             )
+        _host_path_check(name, mount)
         if name not in declared:
             warnings.append(Problem("UNKNOWN_MOUNT", f"Unknown mount '{name}' ignored"))
     for name in sorted(declared - set(config["mounts"])):
         warnings.append(Problem("MISSING_MOUNT", f"Missing configuration for mount '{name}'"))
     return warnings
+
+
+def _host_path_check(name: str, mount: dict[str, Any]) -> None:
+    """A host directory (a host mount, or a volume of docker's local driver that binds one)
+    must lie under EXECUTIONS_HOST_MOUNT_ROOTS: the job's command is attacker input."""
+    reason = mount_refusal(job_mount(name, "/", mount))
+    if reason is not None:
+        raise ConfigurationInvalid("HOST_MOUNT_NOT_ALLOWED", reason)
+
+
+def job_mount(name: str, path: str, mount: dict[str, Any], *, mode: str = "ro") -> Mount:
+    """A configured mount as the executions aggregate carries it, seen at `path`."""
+    if mount["type"] == "host":
+        return Mount(name=name, path=path, read_only=mode != "rw", host_path=mount["host_path"])
+    return Mount(
+        name=name,
+        path=path,
+        read_only=mode != "rw",
+        kind="volume",
+        driver=mount.get("driver", ""),
+        driver_opts=dict(mount.get("driver_opts", {})),
+    )
 
 
 def _workspaces_check(config: dict[str, Any], manifest: SeedManifest) -> list[Problem]:

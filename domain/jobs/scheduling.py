@@ -32,7 +32,12 @@ from domain.jobs import conf
 from domain.jobs.job_states import job_event_add
 from domain.jobs.manifest import SeedManifest
 from domain.jobs.models import Job, JobExecution, JobStatus, JobType
-from domain.jobs.seed_env import execution_resources, job_environment
+from domain.jobs.seed_env import (
+    execution_resources,
+    job_environment,
+    job_mounts,
+    job_stages_files,
+)
 
 SCAN_BATCH = 1000
 OWNER_TYPE = "jobs.job"
@@ -211,6 +216,8 @@ def job_schedule(*, job: Job, job_type: JobType, manifest: SeedManifest, cluster
         labels={"job_id": str(job.pk), "job_type": job_type.name, "exe_num": str(job.num_exes)},
         priority=job.priority,
         attempt=job.num_exes,
+        mounts=job_mounts(job, revision_manifest),
+        stages_files=job_stages_files(job, revision_manifest),
     )
     job.execution_id = execution.id
     job.save(update_fields=["execution_id", "last_modified"])

@@ -3,7 +3,9 @@
 Two halves. What may sit in the execution row is built when the job is scheduled: json inputs,
 non-secret settings and `ALLOCATED_<RESOURCE>`. What names paths in the scratch directory, or
 must not be stored in clear, is added on the host just before the command starts
-(domain/jobs/workdir.py): `OUTPUT_DIR`, the input files, the secret settings.
+(domain/jobs/workdir.py): `OUTPUT_DIR`, the input files, the secret settings. The mounts the
+configuration maps travel with the execution (domain/executions/mounts.py); each engine applies
+them.
 
 `${NAME}` in the manifest's command is expanded by the command's shell from this environment
 (the local and docker engines run `bash -c` / `sh -c`), so a value is never spliced into the
@@ -15,6 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from domain.executions.mounts import Mount
+from domain.jobs.configuration import job_mount
 from domain.jobs.manifest import SeedManifest, env_var_name
 from domain.jobs.models import Job
 
@@ -36,6 +40,24 @@ def job_environment(job: Job, manifest: SeedManifest) -> list[tuple[str, str]]:
     for name, amount in sorted(job.resources.items()):
         env.append((f"ALLOCATED_{env_var_name(name)}", _amount(amount)))
     return env
+
+
+def job_mounts(job: Job, manifest: SeedManifest) -> tuple[Mount, ...]:
+    """The manifest's mounts that the job's configuration maps, at the manifest's paths and
+    modes. One the configuration leaves out is not mounted (validation warns MISSING_MOUNT)."""
+    configured = job.configuration.get("mounts", {})
+    return tuple(
+        job_mount(spec["name"], spec["path"], configured[spec["name"]], mode=spec["mode"])
+        for spec in manifest.mounts
+        if spec["name"] in configured
+    )
+
+
+def job_stages_files(job: Job, manifest: SeedManifest) -> bool:
+    """Whether the job has files to stage before its command or to collect after it (the
+    results manifest, seed.outputs.json, is such a file)."""
+    has_inputs = any(job.input.get("files", {}).values())
+    return has_inputs or bool(manifest.output_files or manifest.output_json)
 
 
 def _as_text(value: Any) -> str:

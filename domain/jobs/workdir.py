@@ -172,4 +172,6 @@ def _store(record: JobExecution, output: str, path: Path) -> int:
     return stored.pk
 
 
-owner_workdir("jobs.job")(WorkdirHooks(prepare=job_workdir_prepare, collect=job_workdir_collect))
+owner_workdir("jobs.job")(
+    WorkdirHooks(prepare=job_workdir_prepare, collect=job_workdir_collect, writable=(OUTPUTS_DIR,))
+)

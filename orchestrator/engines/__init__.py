@@ -39,6 +39,7 @@ def launch_spec(order: LaunchOrder) -> LaunchSpec:
     return LaunchSpec(
         prepare=partial(hooks.prepare, order.execution_id) if hooks else None,
         collect=partial(hooks.collect, order.execution_id) if hooks else None,
+        workdir_writable=hooks.writable if hooks else (),
         execution_id=order.execution_id,
         command=order.command,
         env=list(order.env),
@@ -50,6 +51,8 @@ def launch_spec(order: LaunchOrder) -> LaunchSpec:
         deadline_seconds=order.deadline_seconds,
         labels={str(k): str(v) for k, v in (order.labels or {}).items()},
         options=options,
+        mounts=order.mounts,
+        stages_files=order.stages_files,
     )
 
 

@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from domain.executions.mounts import Mount
+
 
 @dataclass(frozen=True)
 class LaunchSpec:
@@ -39,6 +41,14 @@ class LaunchSpec:
     # its environment), `collect(workdir)` after it exited 0, before the directory is removed.
     prepare: Callable[[Path], list[tuple[str, str]]] | None = None
     collect: Callable[[Path], None] | None = None
+    # What of the scratch directory the command writes (WorkdirHooks.writable).
+    workdir_writable: tuple[str, ...] = ()
+    # Directories the command sees besides its scratch directory (domain/executions/mounts.py);
+    # every engine checks host paths against EXECUTIONS_HOST_MOUNT_ROOTS again before binding.
+    mounts: tuple[Mount, ...] = ()
+    # The owner stages files in the scratch directory or collects files from it: an engine that
+    # has no scratch directory on a host (kubernetes) refuses the launch.
+    stages_files: bool = False
 
 
 @dataclass(frozen=True)

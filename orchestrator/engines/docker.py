@@ -18,19 +18,24 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
-from docker.types import DeviceRequest
+from docker.types import DeviceRequest, DriverConfig
+from docker.types import Mount as DockerMount
 
 from domain.common.env import env_int, env_str
 from domain.executions import conf
+from domain.executions.mounts import Mount, MountRefused, mounts_resolved
 from orchestrator.engines.base import (
     Capacity,
     EngineUnavailable,
@@ -39,6 +44,7 @@ from orchestrator.engines.base import (
     LaunchSpec,
 )
 from orchestrator.engines.lines import split_lines
+from orchestrator.engines.scratch import scratch_make, scratch_prepare, scratch_root
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,7 @@ INT64_MAX = 2**63 - 1
 MAX_CPUS = 1_000_000.0
 # Execution ids are UUIDs; one that could not stand in a docker name ([a-zA-Z0-9_.-]) is refused.
 EXECUTION_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
+VOLUME_PART = re.compile(r"[a-zA-Z0-9_.-]{1,100}")
 # Errors that mean "dockerd cannot be reached or did not answer", as opposed to an answer.
 UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
@@ -111,15 +118,19 @@ class DockerEngine:
     def start(self, spec: LaunchSpec) -> DockerProcess:
         name = container_name(spec.execution_id)
         client = docker_client(spec.options)
+        workdir = scratch_root() / spec.execution_id if spec.prepare else None
         try:
             container = _existing(client, name) or _create(client, name, spec)
             _start_if_created(container)
         except BaseException:
             # Swallows nothing: whatever the daemon or an interrupt raised goes on up, after the
-            # client's connection is closed.
+            # client's connection is closed and what the launch made is removed.
+            _remove_volumes(client, spec.execution_id)
             client.close()
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
             raise
-        return DockerProcess(client, container)
+        return DockerProcess(client, container, workdir=workdir)
 
 
 def _free_mb(options: dict, path: str) -> int:
@@ -150,10 +161,13 @@ def _existing(client: docker.DockerClient, name: str) -> Container | None:
 
 def _create(client: docker.DockerClient, name: str, spec: LaunchSpec) -> Container:
     _require_image(client, spec.image)
+    args = _container_args(name, spec)
+    # Staged last: nothing is written on the host for a spec refused above.
+    staged = _staged(spec)
+    args["environment"] = _environment([*spec.env, *staged.env])
+    args["mounts"] = [*args["mounts"], *staged.mounts]
     try:
-        return _unreachable_is_unavailable(
-            client.containers.create, spec.image, **_container_args(name, spec)
-        )
+        return _unreachable_is_unavailable(client.containers.create, spec.image, **args)
     except APIError as exc:
         if exc.status_code == 409:
             # Another delivery created it between our look-up and our create.
@@ -197,6 +211,7 @@ def _container_args(name: str, spec: LaunchSpec) -> dict:
         "stdin_open": False,
         "tty": False,
         "detach": True,
+        "mounts": _mounts(spec),
     }
     args.update(_limits(spec))
     return args
@@ -263,6 +278,95 @@ def _limits(spec: LaunchSpec) -> dict:
     return limits
 
 
+def _mounts(spec: LaunchSpec) -> list[DockerMount]:
+    """Host mounts as binds, volume mounts as named volumes of this execution (made by their
+    driver on create, removed by `cleanup()`). Host paths are checked against the allowed roots
+    here too; a remote dockerd's paths can only be checked as written."""
+    try:
+        mounts = mounts_resolved(spec.mounts, resolve=_is_local(spec.options))
+    except MountRefused as exc:
+        raise LaunchRefused(exc.message) from exc
+    return [_docker_mount(spec.execution_id, mount) for mount in mounts]
+
+
+def _docker_mount(execution_id: str, mount: Mount) -> DockerMount:
+    if mount.kind == "host":
+        return DockerMount(
+            target=mount.path, source=mount.host_path, type="bind", read_only=mount.read_only
+        )
+    driver = None
+    if mount.driver or mount.driver_opts:
+        driver = DriverConfig(mount.driver or "local", dict(mount.driver_opts))
+    return DockerMount(
+        target=mount.path,
+        source=volume_name(execution_id, mount.name),
+        type="volume",
+        read_only=mount.read_only,
+        labels={EXECUTION_LABEL: execution_id},
+        driver_config=driver,
+    )
+
+
+def volume_name(execution_id: str, mount_name: str) -> str:
+    if not VOLUME_PART.fullmatch(mount_name):
+        raise LaunchRefused(f"mount name {mount_name[:200]!r} cannot name a docker volume")
+    return f"{container_name(execution_id)}-{mount_name}"
+
+
+def _is_local(options: dict) -> bool:
+    return docker_host(options).startswith("unix://")
+
+
+@dataclass(frozen=True)
+class Staged:
+    env: list[tuple[str, str]]
+    mounts: list[DockerMount]
+
+
+def _staged(spec: LaunchSpec) -> Staged:
+    """The owner's scratch directory, made on this host and bound into the container at the
+    same path, so the paths its variables name hold inside: read-only, except the directories
+    the owner lets the command write (its `writable`), bound read-write and handed to the
+    container's user. Only they are the user's: the rest stays root's."""
+    if spec.prepare is None:
+        return Staged([], [])
+    if not _is_local(spec.options):
+        raise LaunchRefused(
+            "the owner stages files in a scratch directory, which needs a docker host on this"
+            f" machine, not {docker_host(spec.options)}"
+        )
+    owner = _numeric_user(spec.options)
+    workdir = scratch_make(spec.execution_id, owner=None, mode=0o711)
+    env = scratch_prepare(spec, workdir)
+    mounts = [DockerMount(target=str(workdir), source=str(workdir), type="bind", read_only=True)]
+    for relative in spec.workdir_writable:
+        path = workdir / relative
+        path.mkdir(mode=0o700, exist_ok=True)
+        os.chown(path, *owner)
+        mounts.append(DockerMount(target=str(path), source=str(path), type="bind"))
+    return Staged(env, mounts)
+
+
+def _numeric_user(options: dict) -> tuple[int, int]:
+    user = str(options.get("user") or DEFAULT_USER)
+    uid, _, gid = user.partition(":")
+    if not uid.isdigit() or not (gid or uid).isdigit():
+        raise LaunchRefused(
+            f"the docker engine option user must be numeric (uid:gid) to stage files, not {user!r}"
+        )
+    return int(uid), int(gid or uid)
+
+
+def _remove_volumes(client: docker.DockerClient, execution_id: str) -> None:
+    """The volumes of this execution's volume mounts (their driver's data outlives them)."""
+    try:
+        volumes = client.volumes.list(filters={"label": f"{EXECUTION_LABEL}={execution_id}"})
+        for volume in volumes:
+            volume.remove(force=True)
+    except (DockerException, *UNREACHABLE):
+        logger.warning("could not remove the volumes of %s", execution_id, exc_info=True)
+
+
 def _start_if_created(container: Container) -> None:
     """Start a container that is only created (ours, or a delivery that died between create and
     start). One that runs or has run is left alone: the command never runs twice."""
@@ -293,9 +397,14 @@ def _remove(container: Container) -> None:
 class DockerProcess:
     """A container started (or found) for one execution."""
 
-    def __init__(self, client: docker.DockerClient, container: Container) -> None:
+    def __init__(
+        self, client: docker.DockerClient, container: Container, *, workdir: Path | None = None
+    ) -> None:
         self.client = client
         self.container = container
+        # The scratch directory on this host (bound into the container), for the owner's
+        # collect step; None when the owner stages nothing.
+        self.workdir = workdir
         self.ref = {"container_id": container.id, "container_name": container.name}
         self._terminated = False
 
@@ -355,7 +464,10 @@ class DockerProcess:
 
     def cleanup(self) -> None:
         _remove(self.container)
+        _remove_volumes(self.client, self.container.labels.get(EXECUTION_LABEL, ""))
         self.client.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _stop(self, grace: float) -> None:
         try:

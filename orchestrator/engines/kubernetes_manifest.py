@@ -12,6 +12,7 @@ import hashlib
 import math
 import re
 
+from domain.executions.mounts import MountRefused, mounts_resolved
 from orchestrator.engines.base import LaunchRefused, LaunchSpec
 
 EXECUTION_LABEL = "regatta.io/execution"
@@ -30,6 +31,12 @@ RESERVED_PREFIXES = ("kubernetes.io", "k8s.io", "regatta.io")
 
 def job_manifest(spec: LaunchSpec) -> dict:
     """The Job for `spec`, as a plain dict (what is POSTed to the API server)."""
+    if spec.stages_files:
+        raise LaunchRefused(
+            "the kubernetes engine cannot stage input files or collect output files (a pod has"
+            " no scratch directory on a Regatta host, and no shared volume is configured):"
+            " run this job on a local or docker cluster"
+        )
     labels = {**sanitized_labels(spec.labels), EXECUTION_LABEL: label_value(spec.execution_id)}
     pod_spec: dict = {
         "restartPolicy": "Never",
@@ -41,6 +48,10 @@ def job_manifest(spec: LaunchSpec) -> dict:
         },
         "containers": [_container(spec)],
     }
+    volumes, volume_mounts = host_volumes(spec)
+    if volumes:
+        pod_spec["volumes"] = volumes
+        pod_spec["containers"][0]["volumeMounts"] = volume_mounts
     if spec.options.get("service_account"):
         pod_spec["serviceAccountName"] = str(spec.options["service_account"])
     return {
@@ -83,6 +94,28 @@ def _container(spec: LaunchSpec) -> dict:
         # and memory both set, the Guaranteed QoS class, the last to be evicted).
         container["resources"] = {"requests": amounts, "limits": dict(amounts)}
     return container
+
+
+def host_volumes(spec: LaunchSpec) -> tuple[list[dict], list[dict]]:
+    """Host mounts as hostPath volumes (an existing directory on the node) and the container's
+    mounts of them. A node's symbolic links cannot be seen from here: its path is checked
+    against the allowed roots as written, with `..` taken out. Volume mounts have no faithful
+    counterpart (a docker volume driver and its options are not a Kubernetes volume source)."""
+    try:
+        mounts = mounts_resolved(spec.mounts, resolve=False)
+    except MountRefused as exc:
+        raise LaunchRefused(exc.message) from exc
+    volumes, volume_mounts = [], []
+    for index, mount in enumerate(mounts):
+        if mount.kind != "host":
+            raise LaunchRefused(
+                f"mount {mount.name} is a volume ({mount.driver or 'local'} driver): the"
+                " kubernetes engine applies only host mounts"
+            )
+        name = f"mount-{index}"
+        volumes.append({"name": name, "hostPath": {"path": mount.host_path, "type": "Directory"}})
+        volume_mounts.append({"name": name, "mountPath": mount.path, "readOnly": mount.read_only})
+    return volumes, volume_mounts
 
 
 def namespace_of(options: dict) -> str:

@@ -5,7 +5,8 @@ directory and HOME, only the environment its owner merged (never the worker's ow
 the database URL), and, when the worker runs as root, an unprivileged user (`RUNS_LOCAL_USER`,
 `nobody` by default). Memory, CPU and process limits go through cgroup v1 where the machine lets
 us write it, else through RLIMITs (a weaker cap: see docs/engines.md). The definition's image is
-recorded but not used: this engine runs on the host's own filesystem.
+recorded but not used: this engine runs on the host's own filesystem. An execution with mounts
+runs under bubblewrap, which binds them at their paths (orchestrator/engines/sandbox.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +29,8 @@ from domain.executions import conf
 from orchestrator.engines.base import Capacity, Exit, LaunchRefused, LaunchSpec
 from orchestrator.engines.cgroups import RunGroup
 from orchestrator.engines.lines import split_lines
+from orchestrator.engines.sandbox import sandbox_argv
+from orchestrator.engines.scratch import scratch_make, scratch_prepare, scratch_root
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 READ_SIZE = 65536
@@ -36,10 +38,6 @@ OOM_REASON = "OOMKilled: the command exceeded its memory limit"
 INHERITED_IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
 PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
-
-
-def scratch_root() -> Path:
-    return Path(env_str("EXECUTIONS_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "regatta-runs")
 
 
 def run_user() -> pwd.struct_passwd | None:
@@ -71,16 +69,25 @@ class LocalEngine:
 
     def start(self, spec: LaunchSpec) -> LocalProcess:
         user = run_user()
-        workdir = _scratch(spec.execution_id, user)
+        argv = ["bash", "-cex", spec.command]
+        if spec.mounts:
+            argv = sandbox_argv(spec.mounts, argv)
+        owner = (user.pw_uid, user.pw_gid) if user is not None else None
+        workdir = scratch_make(spec.execution_id, owner=owner, mode=0o700)
         group = RunGroup.create(f"regatta-{spec.execution_id}")
         unapplied = group.limit(
             mem_mb=spec.mem_mb, cpus=spec.cpus, pids=env_int("EXECUTIONS_PIDS_MAX", 4096)
         )
         rlimit_mem = spec.mem_mb if "memory" in unapplied or "memory" in group.missing else None
-        env = _environment([*spec.env, *_prepared(spec, workdir, group)], workdir, user)
+        try:
+            prepared = scratch_prepare(spec, workdir)
+        except LaunchRefused:
+            group.remove()
+            raise
+        env = _environment([*spec.env, *prepared], workdir, user)
         try:
             popen = subprocess.Popen(
-                ["bash", "-cex", spec.command],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -93,7 +100,7 @@ class LocalEngine:
         except OSError as exc:
             group.remove()
             shutil.rmtree(workdir, ignore_errors=True)
-            raise LaunchRefused(f"could not start bash: {exc}") from exc
+            raise LaunchRefused(f"could not start {argv[0]}: {exc}") from exc
         return LocalProcess(popen, group, workdir, limits_missing=sorted(set(unapplied)))
 
     def reap(self, execution_id: str) -> None:
@@ -102,31 +109,6 @@ class LocalEngine:
         scratch directory. Harmless for one that was cleaned up already."""
         RunGroup.existing(f"regatta-{execution_id}").remove()
         shutil.rmtree(scratch_root() / execution_id, ignore_errors=True)
-
-
-def _prepared(spec: LaunchSpec, workdir: Path, group: RunGroup) -> list[tuple[str, str]]:
-    """The owner's preparation of the scratch directory (a job's input files), and the
-    variables it adds. A failure refuses the launch: the command would miss what it needs."""
-    if spec.prepare is None:
-        return []
-    try:
-        return spec.prepare(workdir)
-    except Exception as exc:  # noqa: BLE001
-        # Whatever the owner's preparation raised (a missing input file, a full disk, a store
-        # that is down) means this command cannot start as asked: a refused launch, not a crash.
-        group.remove()
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise LaunchRefused(f"could not prepare the scratch directory: {exc}") from exc
-
-
-def _scratch(execution_id: str, user: pwd.struct_passwd | None) -> Path:
-    root = scratch_root()
-    root.mkdir(parents=True, exist_ok=True, mode=0o711)
-    workdir = root / execution_id
-    workdir.mkdir(mode=0o700, exist_ok=True)
-    if user is not None:
-        os.chown(workdir, user.pw_uid, user.pw_gid)
-    return workdir
 
 
 def _environment(

@@ -26,8 +26,9 @@ def workspace_1(db):
     return workspace_create(title="workspace_1", configuration=HOST)
 
 
-def test_bob_registers_the_complete_example(bob, workspace_1):
+def test_bob_registers_the_complete_example(bob, workspace_1, monkeypatch):
     # A.14-1
+    monkeypatch.setenv("EXECUTIONS_HOST_MOUNT_ROOTS", "/path/on")
     config = {
         "output_workspaces": {"default": "workspace_1"},
         "mounts": {"MOUNT_PATH": {"type": "host", "host_path": "/path/on/host"}},

@@ -28,8 +28,11 @@ def seed(
     settings: list | None = None,
     errors: list | None = None,
     scalars: list | None = None,
+    mounts: list | None = None,
 ) -> dict[str, Any]:
     interface: dict[str, Any] = {"command": command}
+    if mounts:
+        interface["mounts"] = mounts
     if inputs:
         interface["inputs"] = inputs
     if outputs:
@@ -52,9 +55,15 @@ def seed(
     return {"seedVersion": "1.0.0", "job": job}
 
 
-def job_type(*, max_scheduled: int | None = None, configuration: Any = None, **kw: Any) -> JobType:
+def job_type(
+    *,
+    max_scheduled: int | None = None,
+    configuration: Any = None,
+    docker_image: str = "regatta/test:1",
+    **kw: Any,
+) -> JobType:
     saved = job_type_create(
-        docker_image="regatta/test:1",
+        docker_image=docker_image,
         manifest=seed(**kw),
         configuration=configuration,
         options={"max_scheduled": max_scheduled} if max_scheduled is not None else None,

@@ -88,7 +88,8 @@ def test_it_warns_of_each_mount_and_setting_the_manifest_has_and_the_configurati
 
 
 @pytest.mark.django_db
-def test_it_warns_of_a_setting_or_mount_the_manifest_does_not_have():
+def test_it_warns_of_a_setting_or_mount_the_manifest_does_not_have(monkeypatch):
+    monkeypatch.setenv("EXECUTIONS_HOST_MOUNT_ROOTS", "/m")
     manifest = manifest_parse(example("random-number"))
     config = configuration_parse(
         {"settings": {"EXTRA": "x"}, "mounts": {"M": {"type": "host", "host_path": "/m"}}}
@@ -159,3 +160,69 @@ def test_it_splits_secret_settings_out_of_the_configuration():
     assert public["settings"] == {"DB_HOST": "db"}
     assert secret == {"DB_PASS": "hunter2"}
     assert config["settings"]["DB_PASS"] == "hunter2"  # the caller's copy is untouched
+
+
+def _mount_refusal(mount: dict) -> ConfigurationInvalid:
+    manifest = manifest_parse(example("complete"))
+    config = configuration_parse({"mounts": {"MOUNT_PATH": mount}})
+    with pytest.raises(ConfigurationInvalid) as refused:
+        configuration_check(config, manifest)
+    return refused.value
+
+
+def test_it_refuses_every_host_mount_while_no_root_is_allowed(monkeypatch):
+    monkeypatch.delenv("EXECUTIONS_HOST_MOUNT_ROOTS", raising=False)
+    refused = _mount_refusal({"type": "host", "host_path": "/srv/refs"})
+    assert refused.problem.name == "HOST_MOUNT_NOT_ALLOWED"
+    assert "no host mounts allowed" in refused.problem.description
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_host_mount_under_an_allowed_root(monkeypatch, tmp_path):
+    (tmp_path / "refs").mkdir()
+    monkeypatch.setenv("EXECUTIONS_HOST_MOUNT_ROOTS", f"/nowhere:{tmp_path}")
+    manifest = manifest_parse(example("complete"))
+    mounts = {"MOUNT_PATH": {"type": "host", "host_path": str(tmp_path / "refs")}}
+    config = configuration_parse({"mounts": mounts})
+    assert "HOST_MOUNT_NOT_ALLOWED" not in _names(configuration_check(config, manifest))
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "{root}/../etc",  # `..` out of the root
+        "{root}/link-to-etc",  # a symbolic link inside the root pointing out of it
+        "{root}-sibling/refs",  # a sibling whose name starts like the root
+        "/etc",
+    ],
+)
+def test_it_refuses_a_host_path_that_resolves_outside_the_allowed_roots(
+    monkeypatch, tmp_path, escape
+):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "link-to-etc").symlink_to("/etc")
+    monkeypatch.setenv("EXECUTIONS_HOST_MOUNT_ROOTS", str(root))
+    refused = _mount_refusal({"type": "host", "host_path": escape.format(root=root)})
+    assert refused.problem.name == "HOST_MOUNT_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize(
+    "driver_opts",
+    [{"type": "none", "o": "bind", "device": "/etc"}, {"o": "ro,rbind", "device": "/"}],
+)
+def test_it_refuses_a_local_volume_that_binds_a_host_path_outside_the_roots(
+    monkeypatch, driver_opts
+):
+    monkeypatch.setenv("EXECUTIONS_HOST_MOUNT_ROOTS", "/srv")
+    refused = _mount_refusal({"type": "volume", "driver": "local", "driver_opts": driver_opts})
+    assert refused.problem.name == "HOST_MOUNT_NOT_ALLOWED"
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_volume_that_binds_nothing_of_the_host(monkeypatch):
+    monkeypatch.delenv("EXECUTIONS_HOST_MOUNT_ROOTS", raising=False)
+    manifest = manifest_parse(example("complete"))
+    volume = {"type": "volume", "driver": "local", "driver_opts": {"type": "tmpfs"}}
+    config = configuration_parse({"mounts": {"MOUNT_PATH": volume}})
+    assert "HOST_MOUNT_NOT_ALLOWED" not in _names(configuration_check(config, manifest))
