@@ -45,8 +45,10 @@ worker_send_task_events = True
 task_send_sent_event = True
 worker_hijack_root_logger = False
 
-# Three queues: `default` for bookkeeping, `outbound` for HTTP calls to other services (slow,
-# bounded by their timeouts), `executions` for running jobs and task definitions.
+# Four queues: `default` for bookkeeping, `outbound` for HTTP calls to other services (slow,
+# bounded by their timeouts), `executions` for running jobs and task definitions, `jobs` for the
+# Scale scheduler, which places jobs on the cluster its worker's SCALE_JOBS_CLUSTER names: only
+# workers configured for that cluster should take it.
 task_default_queue = "default"
 # Every queue is reached through the default exchange (routing key = queue name). On Redis a named
 # exchange routes through a binding key that a producer declares once per connection: after a
@@ -55,7 +57,7 @@ task_default_queue = "default"
 # binding, so a flushed broker loses only what it held, and the reconciler re-drives that.
 DIRECT = Exchange("")
 task_queues = tuple(
-    Queue(name, DIRECT, routing_key=name) for name in ("default", "outbound", "executions")
+    Queue(name, DIRECT, routing_key=name) for name in ("default", "outbound", "executions", "jobs")
 )
 ALL_QUEUES = ",".join(q.name for q in task_queues)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from orchestrator.celery import app
 
-QUEUES = ("default", "outbound", "executions")
+QUEUES = ("default", "outbound", "executions", "jobs")
 
 
 class TransientError(Exception):

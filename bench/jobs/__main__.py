@@ -205,7 +205,7 @@ def measure_round_trip() -> tuple[list[float], list[float], list[float]]:
     connections.close_all()
     logs = Path(os.environ.get("BENCH_LOG_DIR", "/tmp")) / f"bench-jobs-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, EXECUTIONS_HOST="bench-worker", EXECUTIONS_SLOTS=str(SLOTS))
-    worker = start_worker(env, logs, queues="default,executions", concurrency=2, name="bench")
+    worker = start_worker(env, logs, queues="jobs,default,executions", concurrency=2, name="bench")
     try:
         jt = job_type_create(docker_image="bench:1", manifest=seed(name="bench-true")).job_type
         times = []

@@ -8,7 +8,7 @@ from orchestrator.coalesce import asks_cleared
 from orchestrator.taskkit import regatta_task
 
 
-@regatta_task("jobs.schedule", expires=10)
+@regatta_task("jobs.schedule", queue="jobs", expires=10)
 def schedule(self) -> int:
     """Give queued jobs executions, as many as the jobs cluster has free slots."""
     asks_cleared("jobs.schedule")

@@ -21,7 +21,7 @@ def test_every_registered_regatta_task_has_an_explicit_dotted_name_and_a_known_q
     assert "common.ping" in ours
     for name, task in ours.items():
         assert "." in name
-        assert task.queue in {"default", "outbound", "executions"}, name
+        assert task.queue in {"default", "outbound", "executions", "jobs"}, name
         assert task.time_limit and task.soft_time_limit, name
 
 
@@ -33,7 +33,7 @@ def test_it_refuses_an_unknown_queue_or_an_undotted_name():
 
 
 def test_the_three_queues_are_declared():
-    assert {q.name for q in app.conf.task_queues} == {"default", "outbound", "executions"}
+    assert {q.name for q in app.conf.task_queues} == {"default", "outbound", "executions", "jobs"}
 
 
 def test_transient_errors_retry_with_backoff_by_default():

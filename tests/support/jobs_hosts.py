@@ -93,7 +93,7 @@ def jobs_host_running(
     known = {**original(), cluster: engine}
     conf.clusters = lambda: known
     proc = start_worker(
-        env, log_dir / "jobs", queues="default,executions", concurrency=2, name=name
+        env, log_dir / "jobs", queues="jobs,default,executions", concurrency=2, name=name
     )
     try:
         yield JobsHost(name=name, cluster=cluster, env=env, proc=proc)

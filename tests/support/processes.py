@@ -21,7 +21,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-QUEUES = ("default", "outbound", "executions")
+QUEUES = ("default", "outbound", "executions", "jobs")
 
 
 def wait_until(
@@ -122,6 +122,7 @@ def start_worker(
     env: dict[str, str],
     log_dir: Path,
     *,
+    # Not `jobs`: the session's workers must not schedule the jobs of a test's own jobs cluster.
     queues: str = "default,outbound,executions",
     concurrency: int = 2,
     name: str | None = None,

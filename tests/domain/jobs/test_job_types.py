@@ -3,10 +3,14 @@ spec's A.14 scenarios that concern them. Bob (a developer) registers the job typ
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 
 from domain.common.errors import InvalidInput, NotFound
 from domain.common.models import TransitionLog
+from domain.jobs.error_catalog import BUILTIN_ERRORS
 from domain.jobs.job_types import job_type_create, job_type_edit, job_type_validate
 from domain.jobs.models import Error, JobType, JobTypeRevision, StoredSecret
 from domain.jobs.problems import ConfigurationInvalid, ManifestInvalid
@@ -189,7 +193,13 @@ def test_it_stores_a_manifests_errors_as_data_and_algorithm_errors():
 
 
 def test_the_builtin_errors_are_seeded_with_their_retry_rules():
+    # The migration's own function, run on this database: a transactional test's truncation
+    # earlier in the same database may have removed what the migration seeded.
+    seeding = importlib.import_module("domain.jobs.migrations.0002_builtin_errors")
+    Error.objects.filter(is_builtin=True).delete()
+    seeding.seed_builtin_errors(django_apps, None)
     builtin = {e.name: e for e in Error.objects.filter(is_builtin=True)}
+    assert set(builtin) == {entry[0] for entry in BUILTIN_ERRORS}
     assert builtin["node-lost"].category == "SYSTEM" and builtin["node-lost"].should_be_retried
     assert builtin["timeout"].category == "ALGORITHM" and not builtin["timeout"].should_be_retried
     assert builtin["missing-mount"].category == "SYSTEM"

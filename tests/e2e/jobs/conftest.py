@@ -15,8 +15,10 @@ from tests.support.jobs_hosts import JobsHost, jobs_host_running
 from tests.support.processes import BIN, free_port, wait_until
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def jobs_host(subprocess_env, log_dir) -> Iterator[JobsHost]:
+    # Module-scoped: a jobs host's worker schedules every queued job of the database onto its own
+    # cluster, so it must be gone before another module starts schedulers of its own.
     with jobs_host_running(subprocess_env, log_dir, {"engine": "local"}) as host:
         yield host
 

@@ -49,9 +49,7 @@ def cluster(subprocess_env, log_dir, test_database_url, settings, tmp_path):
         "SCALE_JOBS_CLUSTER": name,
     }
     workers = [
-        start_worker(
-            env, log_dir / "scheduler", queues="default", concurrency=1, name=f"{name}-{i}"
-        )
+        start_worker(env, log_dir / "scheduler", queues="jobs", concurrency=1, name=f"{name}-{i}")
         for i in (1, 2)
     ]
     yield name

@@ -26,7 +26,7 @@ def mount_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def docker_jobs_host(subprocess_env, log_dir, mount_root) -> Iterator[JobsHost]:
     try:
         client = docker.DockerClient(base_url=docker_host({}), version="auto", timeout=30)
