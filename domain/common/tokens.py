@@ -85,6 +85,16 @@ def _live(now: datetime) -> Q:
     return Q(revoked_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
+# `_live` and the hash, written as SQL: every request authenticates, and building the
+# filter().first() query cost three times the CPU of running it. A raw queryset still applies
+# each field's conversions (study_groups is JSON), and nothing is cached: a revoked or expired
+# token is refused on the next request.
+_AUTHENTICATE_SQL = (
+    "SELECT * FROM common_apitoken WHERE token_hash = %s AND revoked_at IS NULL"
+    " AND (expires_at IS NULL OR expires_at > %s) LIMIT 1"
+)
+
+
 def token_authenticate(*, plaintext: str) -> ApiToken | None:
     """The live token matching `plaintext`, or None. The lookup is by hash; the final comparison is
     constant-time so the answer's timing says nothing about how much of a guess was right."""
@@ -92,7 +102,7 @@ def token_authenticate(*, plaintext: str) -> ApiToken | None:
         return None
     digest = hash_token(plaintext)
     now = timezone.now()
-    token = ApiToken.objects.filter(_live(now), token_hash=digest).first()
+    token = next(iter(ApiToken.objects.raw(_AUTHENTICATE_SQL, [digest, now])), None)
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
