@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -145,7 +146,11 @@ def task_bulk_submit(*, worker_id: int, reqs: Iterable[SubmitRequest]) -> BulkRe
 
     `reqs` may be lazy (the API parses the body item by item): the first request names the
     project, and the worker's access to it is checked before the rest is read, so a worker
-    without access never gets a large body parsed. Then N tokens are reserved and kept.
+    without access never gets a large body parsed. On a rate-limited project the whole body
+    is then read and checked, and N tokens are reserved and kept, before anything is written.
+    On a project without a limit the rest is read as the rows are written (the COPY), so
+    parsing here and inserting in PostgreSQL use both cores at once; an item refused on the
+    way (400, 413) rolls the whole batch back, so nothing of it is written, as before.
     """
     items = iter(reqs)
     first = next(items, None)
@@ -153,10 +158,12 @@ def task_bulk_submit(*, worker_id: int, reqs: Iterable[SubmitRequest]) -> BulkRe
         raise TrackerError(400, "Could not parse request")
     project_id = _valid_bulk_item(first, first.project).project
     submit_rate = _submit_rate(worker_id, project_id)
-    batch = [first]
-    batch.extend(_valid_bulk_item(req, project_id) for req in items)
-    ratelimit.reserve(subject=project_id, kind="submit", rate=submit_rate, n=len(batch))
-    inserted = dialect().tasks_insert(tasks=NewTaskBatch(batch))
+    rest = (_valid_bulk_item(req, project_id) for req in items)
+    batch = NewTaskBatch(chain((first,), rest))
+    if ratelimit.is_limited(submit_rate):
+        batch.read_all()
+        ratelimit.reserve(subject=project_id, kind="submit", rate=submit_rate, n=len(batch))
+    inserted = dialect().tasks_insert(tasks=batch)
     return BulkResult(inserted=inserted, duplicates=len(batch) - inserted)
 
 
@@ -170,21 +177,30 @@ def _valid_bulk_item(req: SubmitRequest, project_id: int) -> SubmitRequest:
 
 class NewTaskBatch:
     """A bulk submit's tasks as the rows they are written as (sql.NewTasks), made on demand: the
-    COPY may read them twice, and 100,000 rows need not sit in memory beside their requests."""
+    requests are read from `reqs` (lazy: the body being parsed) as the rows are first iterated
+    and kept, because the COPY may read them twice; 100,000 rows need not sit in memory beside
+    their requests. Its length is known once it has been read to the end."""
 
-    def __init__(self, reqs: list[SubmitRequest]) -> None:
-        self.reqs = reqs
-        self.hashes = [r.hash64() for r in reqs]
+    def __init__(self, reqs: Iterable[SubmitRequest]) -> None:
+        self.reqs: list[SubmitRequest] = []
+        self.hashes: list[int | None] = []
+        self._unread = iter(reqs)
 
     def __iter__(self) -> Iterator[tuple]:
-        return map(SubmitRequest.new_task_values, self.reqs, self.hashes)
+        # A second pass replays what the first read, then reads on where it stopped.
+        yield from map(SubmitRequest.new_task_values, self.reqs, self.hashes)
+        for req in self._unread:
+            hash64 = req.hash64()
+            self.reqs.append(req)
+            self.hashes.append(hash64)
+            yield req.new_task_values(hash64)
+
+    def read_all(self) -> None:
+        for _ in self:
+            pass
 
     def __len__(self) -> int:
         return len(self.reqs)
-
-    def hashes_distinct(self) -> bool:
-        given = [h for h in self.hashes if h is not None]
-        return len(set(given)) == len(given)
 
 
 def task_assign(*, worker_id: int, project_id: int) -> dict | None:

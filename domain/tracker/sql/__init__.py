@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 
 
 class NewTasks(Protocol):
-    """A bulk submit's tasks, each as its values in common.NEW_TASK_NAMES order (queue.py)."""
+    """A bulk submit's tasks, each as its values in common.NEW_TASK_NAMES order (queue.py).
+    Iterating may raise the error of a refused task (the body is read as it is iterated); its
+    length is known once it has been iterated to the end."""
 
     def __iter__(self) -> Iterator[tuple]: ...
 
     def __len__(self) -> int: ...
-
-    def hashes_distinct(self) -> bool: ...
 
 
 class Dialect(Protocol):

@@ -92,10 +92,12 @@ def copy_line(values: tuple) -> str:
 
 class _CopySource:
     """The COPY text of a batch, made as psycopg2 reads it: a bulk submit's whole COPY text (as
-    large as its body, and four times that in a StringIO) never sits in memory at once."""
+    large as its body, and four times that in a StringIO) never sits in memory at once, and
+    the server inserts one chunk while the next is made."""
 
     def __init__(self, tasks: Iterable[tuple]) -> None:
         self.tasks = tasks
+        self.error: Exception | None = None
         self.rewind()
 
     def rewind(self) -> None:
@@ -104,12 +106,28 @@ class _CopySource:
     def read(self, size: int = -1) -> str:
         # psycopg2 sends whatever one call returns, so a chunk may overshoot `size` by a line.
         chunk, length = [], 0
-        for line in self.lines:
-            chunk.append(line)
-            length += len(line)
-            if length >= size > 0:
-                break
+        try:
+            for line in self.lines:
+                chunk.append(line)
+                length += len(line)
+                if length >= size > 0:
+                    break
+        except Exception as exc:
+            # psycopg2 aborts the COPY with only this error's text: copy_into raises it whole.
+            self.error = exc
+            raise
         return "".join(chunk)
+
+
+def _copy_into(raw_cursor, table: str, source: _CopySource) -> None:
+    """COPY the source's rows into `table`; a task refused while they were read (TrackerError)
+    is raised as itself rather than as the QueryCanceled psycopg2 turns it into."""
+    try:
+        raw_cursor.copy_expert(f"COPY {table} ({NEW_TASK_COLUMNS}) FROM STDIN", source)
+    except connection.Database.Error:
+        if source.error is not None:
+            raise source.error from None
+        raise
 
 
 _INSERT_FROM_BULK_SQL = (
@@ -123,19 +141,18 @@ def tasks_insert(*, tasks: NewTasks) -> int:
     source = _CopySource(tasks)
     with transaction.atomic(), connection.cursor() as cur:
         raw = cur.cursor
-        if tasks.hashes_distinct():
-            # No duplicate within the batch: COPY straight into the table, which only fails if a
-            # hash is already there (or another submit is inserting it right now); then the
-            # batch goes through the deduplicating path below. The raw cursor raises the
-            # driver's IntegrityError, which Django does not translate.
-            try:
-                with transaction.atomic():
-                    raw.copy_expert(f"COPY tracker_task ({NEW_TASK_COLUMNS}) FROM STDIN", source)
-                return len(tasks)
-            except (IntegrityError, connection.Database.IntegrityError):
-                source.rewind()
+        # COPY straight into the table, as the body is read: it fails only if a hash is there
+        # already, twice in the batch, or being inserted by another submit right now; then the
+        # batch (read to its end by then) goes through the deduplicating path below. The raw
+        # cursor raises the driver's IntegrityError, which Django does not translate.
+        try:
+            with transaction.atomic():
+                _copy_into(raw, "tracker_task", source)
+            return len(tasks)
+        except (IntegrityError, connection.Database.IntegrityError):
+            source.rewind()
         raw.execute(f"CREATE TEMP TABLE tracker_bulk ({NEW_TASK_TYPES}) ON COMMIT DROP")
-        raw.copy_expert(f"COPY tracker_bulk ({NEW_TASK_COLUMNS}) FROM STDIN", source)
+        _copy_into(raw, "tracker_bulk", source)
         raw.execute(_INSERT_FROM_BULK_SQL)
         return raw.rowcount
 
