@@ -13,9 +13,11 @@ last-wins would need the whole body parsed before the first item could be judged
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from api.tracker.wire import PARSE_ERROR
@@ -45,6 +47,21 @@ _SCAN = _DECODER.scan_once
 class ItemTooLarge(TrackerError):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"A task in a bulk submit may take at most {limit} bytes")
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a bulk submit is read and inserted. Its 100,000
+    items are dicts, tuples and strings that make no reference cycle, yet each generation that
+    fills with them is scanned again: a fifth to a third of the request's CPU went to those
+    scans. Reference counting still frees everything; the collector resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def body_text(raw: bytes) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from api.tracker.bulk import body_text, bulk_items
+from api.tracker.bulk import body_text, bulk_items, cyclic_gc_paused
 from api.tracker.openapi import WORKER, BulkSubmitIn, Doc, PathId, ReleaseIn, SubmitIn
 from api.tracker.wire import (
     I16,
@@ -112,7 +112,8 @@ def bulk_submit(request: HttpRequest) -> HttpResponse:
             item_limit=conf.BULK_MAX_TASK_BYTES,
             max_items=conf.BULK_MAX_TASKS,
         )
-        result = task_bulk_submit(worker_id=request.auth.id, reqs=items)
+        with cyclic_gc_paused():
+            result = task_bulk_submit(worker_id=request.auth.id, reqs=items)
     except SubmitUnauthorized as exc:
         # A bulk submit reports what happened (the QUIRK fix): here, nothing went in.
         return envelope(False, message=exc.message, content={"inserted": 0, "duplicates": 0})
