@@ -14,7 +14,14 @@ from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 from django.test import TransactionTestCase
 
-from tests.support.processes import child_env, database_url_for, start_worker
+from tests.support.processes import (
+    child_env,
+    database_url_for,
+    logs_written_since,
+    start_worker,
+)
+
+STARTED = pytest.StashKey[float]()
 
 
 def pytest_sessionstart(session) -> None:
@@ -138,11 +145,20 @@ def hostile():
         server.stop()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    item.stash[STARTED] = time.time()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     # A skipped test hides a missing service or a forgotten case: count it as a failure.
     outcome = yield
     report = outcome.get_result()
+    if report.failed:
+        # CI keeps only this report: show what the suite's processes logged meanwhile.
+        for name, tail in logs_written_since(item.stash.get(STARTED, time.time())):
+            report.sections.append((f"log of {name} (tail)", tail))
     if report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped tests are failures in this suite: {report.longrepr}"

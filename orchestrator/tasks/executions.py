@@ -13,6 +13,8 @@ import logging
 import os
 import signal
 
+from django.db import OperationalError
+
 from domain.executions import dispatch, launches, selectors, sweeps
 from domain.executions.models import ExecutionState, Outcome
 from orchestrator.engines import engine_named, is_host_engine, launch_spec
@@ -25,7 +27,16 @@ from orchestrator.taskkit import TransientError, regatta_task
 logger = logging.getLogger(__name__)
 
 
-@regatta_task("executions.dispatch", queue="executions")
+# A dispatch is idempotent (it moves only QUEUED executions, under the host's row lock), so a
+# deadlock victim or a dropped connection is simply tried again rather than left to the
+# reconciler's next sweep.
+@regatta_task(
+    "executions.dispatch",
+    queue="executions",
+    autoretry_for=(OperationalError,),
+    max_retries=5,
+    retry_backoff=1,
+)
 def dispatch_cluster(self, cluster: str) -> int:
     return dispatch.execution_dispatch(cluster=cluster)
 

@@ -108,6 +108,21 @@ def control_app(env: dict[str, str]):
     return Celery("regatta-test-control", broker=to_celery_url(env["REDIS_URL"]))
 
 
+# Every process the suite started, so a failing test's report can show what they logged.
+SPAWNED: list[Proc] = []
+
+
+def logs_written_since(moment: float, *, most: int = 4, chars: int = 4000) -> list[tuple[str, str]]:
+    """(name, tail) of the logs of the suite's processes written since `moment`, latest first."""
+    written = [
+        (proc.log_path.stat().st_mtime, proc)
+        for proc in SPAWNED
+        if proc.log_path.exists() and proc.log_path.stat().st_mtime >= moment
+    ]
+    written.sort(key=lambda pair: pair[0], reverse=True)
+    return [(proc.name, proc.log()[-chars:]) for _, proc in written[:most]]
+
+
 def _spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Proc:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -115,7 +130,9 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Pr
     popen = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
     )
-    return Proc(name=name, popen=popen, log_path=log_path)
+    proc = Proc(name=name, popen=popen, log_path=log_path)
+    SPAWNED.append(proc)
+    return proc
 
 
 def start_worker(
