@@ -208,7 +208,7 @@ def test_a_large_offset_within_64_bits_is_an_empty_page(anon, world):
     assert resp.json()["results"] == [] and resp.json()["count"] == 1
 
 
-# Found by the fuzzer (tests/api/test_openapi_conformance.py): ninja read a JSON body that is not
+# Found by the fuzzer (tests/api/conformance/): ninja read a JSON body that is not
 # an object as an object without fields, so a PATCH of `[[]]` answered 200.
 NOT_OBJECTS = [
     ("[[]]", "list"),

@@ -1,10 +1,7 @@
-"""Each family's OpenAPI document tells the truth: schemathesis sends every operation of it, with
-every check, to a live gunicorn on PostgreSQL, and any server error, undocumented status code,
-response that breaks its schema, schema-valid request refused or hanging request fails the test.
-
-Where the original's wire format forces something unusual (the tracker's 200 `ok: false`), the
-document says so; no check is switched off here.
-"""
+"""How each family's OpenAPI document is fuzzed: schemathesis's configuration per family (the
+rows it may refer to, the state refusals a document names) and the run itself. The tests are
+tests/api/conformance/test_<family>.py, one file each so the parallel test processes take them
+apart (each run takes minutes)."""
 
 from __future__ import annotations
 
@@ -13,52 +10,18 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 import requests
 
 from domain.common.tokens import token_create
 from domain.releases.models import Event, Release, ReleaseNote, Study, Task, TaskService
-from tests.support.processes import BIN, start_web
-from tests.support.task_service import TaskServiceStandIn
+from tests.support.processes import BIN
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-FAMILIES = ("releases", "tracker", "scale", "flotilla")
 # Examples per operation and phase; a fixed seed makes a red run reproducible (override both
 # with REGATTA_FUZZ_EXAMPLES / REGATTA_FUZZ_SEED to search wider).
 EXAMPLES = os.environ.get("REGATTA_FUZZ_EXAMPLES", "20")
 SEED = os.environ.get("REGATTA_FUZZ_SEED", "20261130")
 # A request that takes longer than this hangs as far as a client is concerned.
 REQUEST_TIMEOUT = "10"
-
-
-@pytest.fixture(scope="module")
-def task_service():
-    """A real task service on 127.0.0.1, for registrations the fuzzer sends its way."""
-    host = TaskServiceStandIn(mode="manual", name="fuzzed")
-    yield host
-    host.stop()
-
-
-@pytest.fixture(scope="module")
-def web(subprocess_env, log_dir):
-    proc = start_web(subprocess_env, log_dir, workers=2)
-    yield proc.info["url"]
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def flotilla_web(subprocess_env, log_dir):
-    """The web server the Flotilla family is fuzzed on: its runs go to a cluster no worker
-    serves, so a worker of the same session never runs a command the fuzzer made up."""
-    env = {
-        **subprocess_env,
-        "EXECUTIONS_CLUSTERS": '{"fuzzed": {"engine": "local"}}',
-        "RUNS_DEFAULT_CLUSTER": "fuzzed",
-    }
-    proc = start_web(env, log_dir, workers=2)
-    yield proc.info["url"]
-    proc.stop()
 
 
 def fuzz(url: str, family: str, config: str, report_dir: Path) -> subprocess.CompletedProcess:
@@ -432,12 +395,8 @@ FLOTILLA_REFERENCES = {
 }
 
 
-# The flotilla family's run (33 operations fuzzed) takes minutes on a busy machine, longer than
-# the suite's default timeout. The run itself is bounded (fuzz).
-@pytest.mark.timeout(960)
-@pytest.mark.parametrize("family", FAMILIES)
-def test_every_operation_answers_as_its_document_says(family, request, task_service, tmp_path):
-    web = request.getfixturevalue("flotilla_web" if family == "flotilla" else "web")
-    done = fuzz(web, family, config_for(family, web, task_service.url), tmp_path)
+def answers_as_documented(family: str, web: str, task_service_url: str, report_dir: Path) -> None:
+    """Fuzz every operation of `family`'s document against the server at `web`."""
+    done = fuzz(web, family, config_for(family, web, task_service_url), report_dir)
     summary = done.stdout[-12000:] + done.stderr[-3000:]
     assert done.returncode == 0, summary
