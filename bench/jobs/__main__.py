@@ -7,7 +7,8 @@ scratch database recreated at start).
    (16) slots. Only `jobs_schedule()` is timed (a decision = a job moved from the queue to an
    execution); between calls the engine side is played in process (dispatch, end), untimed, so
    slots and limits free up. Floor: one indexed `SELECT … FOR UPDATE SKIP LOCKED` of the
-   queue's head per decision, each in its own transaction, on the same table in the same run.
+   queue's head per decision, each in its own transaction, on the same table in the same run:
+   after each pass, as many as it made decisions (the same load, the same queue).
 2. Queue → COMPLETED for a `true` job, p50/p95 over BENCH_SEQUENTIAL (30) jobs one after
    another, through a real Celery worker (default + executions, local engine). Floor: a no-op
    Celery round trip through the same worker plus fork+exec of `bash -c true`, medians.
@@ -160,6 +161,8 @@ def _free_slots() -> None:
 
 
 def measure_scheduling() -> tuple[float, float]:
+    """Each pass is followed by as many floor selects as it made decisions, so the two rates
+    see the same load (the machine is shared) and the same queue."""
     import domain.jobs.scheduling as scheduling
     from bench.cpu import Meter
 
@@ -168,38 +171,48 @@ def measure_scheduling() -> tuple[float, float]:
     _queue_jobs(JOBS)
     meter = Meter({})
     meter.start()
-    decisions, passes, spent, own_cpu = 0, 0, 0.0, 0.0
+    decisions, passes = 0, 0
+    ours, floor = Clock(), Clock()
     while decisions < DECISIONS:
         _host(SLOTS)
-        started, cpu = time.perf_counter(), time.process_time()
-        made = scheduling.jobs_schedule()
-        spent += time.perf_counter() - started
-        own_cpu += time.process_time() - cpu
+        with ours:
+            made = scheduling.jobs_schedule()
         if made == 0:
             break
+        with floor:
+            _floor_selects(made)
         decisions += made
         passes += 1
         _free_slots()
     loop = meter.phase("schedule")
-    ours = decisions / spent if spent else 0.0
-    print(f"  {decisions} decisions in {passes} passes, {spent:.1f} s inside jobs_schedule()")
-    print(f"  bench process CPU inside jobs_schedule() {own_cpu:.1f} s")
+    print(f"  {decisions} decisions in {passes} passes (wall s, this process's CPU s):")
+    print(f"    jobs_schedule() {ours.wall:.1f}, {ours.cpu:.1f}")
+    print(f"    floor selects   {floor.wall:.1f}, {floor.cpu:.1f}")
     print(f"  whole loop (engine side included) {Meter.format(loop)}")
-    meter.start()
-    floor = _floor_rate(decisions)
-    print(f"  floor {Meter.format(meter.phase('floor'))}")
-    return ours, floor
+    return decisions / ours.wall, decisions / floor.wall
 
 
-def _floor_rate(n: int) -> float:
+class Clock:
+    """Wall and this process's CPU time summed over the blocks it times."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += time.process_time() - self._cpu
+
+
+def _floor_selects(n: int) -> None:
     from django.db import connection, transaction
 
-    started = time.perf_counter()
     for _ in range(n):
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(FLOOR_SQL)
             cur.fetchall()
-    return n / (time.perf_counter() - started)
 
 
 def _load() -> str:
