@@ -142,6 +142,11 @@ class CpuacctGroup:
         with open(os.path.join(self.path, "cgroup.procs"), "w") as fh:
             fh.write(str(pid))
 
+    def add_tree(self, root: int) -> None:
+        """`root` and every descendant it has now (a started worker and its pool)."""
+        for pid in _tree(_table(), root):
+            self.add(pid)
+
     def seconds(self) -> float:
         with open(os.path.join(self.path, "cpuacct.usage")) as fh:
             return int(fh.read()) / 1e9

@@ -7,7 +7,8 @@ scratch database recreated at start).
    (16) slots. Only `jobs_schedule()` is timed (a decision = a job moved from the queue to an
    execution); between calls the engine side is played in process (dispatch, end), untimed, so
    slots and limits free up. Floor: one indexed `SELECT … FOR UPDATE SKIP LOCKED` of the
-   queue's head per decision, each in its own transaction, on the same table in the same run.
+   queue's head per decision, each in its own transaction, on the same table in the same run:
+   after each pass, as many as it made decisions (the same load, the same queue).
 2. Queue → COMPLETED for a `true` job, p50/p95 over BENCH_SEQUENTIAL (30) jobs one after
    another, through a real Celery worker (default + executions, local engine). Floor: a no-op
    Celery round trip through the same worker plus fork+exec of `bash -c true`, medians.
@@ -15,6 +16,7 @@ scratch database recreated at start).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import statistics
@@ -159,43 +161,70 @@ def _free_slots() -> None:
 
 
 def measure_scheduling() -> tuple[float, float]:
+    """Each pass is followed by as many floor selects as it made decisions, so the two rates
+    see the same load (the machine is shared) and the same queue."""
     import domain.jobs.scheduling as scheduling
+    from bench.cpu import Meter
 
     _silence_steps()
     _host(SLOTS)
     _queue_jobs(JOBS)
-    decisions, spent = 0, 0.0
+    meter = Meter({})
+    meter.start()
+    decisions, passes = 0, 0
+    ours, floor = Clock(), Clock()
     while decisions < DECISIONS:
         _host(SLOTS)
-        started = time.perf_counter()
-        made = scheduling.jobs_schedule()
-        spent += time.perf_counter() - started
+        with ours:
+            made = scheduling.jobs_schedule()
         if made == 0:
             break
+        with floor:
+            _floor_selects(made)
         decisions += made
+        passes += 1
         _free_slots()
-    ours = decisions / spent if spent else 0.0
-    return ours, _floor_rate(decisions)
+    loop = meter.phase("schedule")
+    print(f"  {decisions} decisions in {passes} passes (wall s, this process's CPU s):")
+    print(f"    jobs_schedule() {ours.wall:.1f}, {ours.cpu:.1f}")
+    print(f"    floor selects   {floor.wall:.1f}, {floor.cpu:.1f}")
+    print(f"  whole loop (engine side included) {Meter.format(loop)}")
+    return decisions / ours.wall, decisions / floor.wall
 
 
-def _floor_rate(n: int) -> float:
+class Clock:
+    """Wall and this process's CPU time summed over the blocks it times."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall += time.perf_counter() - self._wall
+        self.cpu += time.process_time() - self._cpu
+
+
+def _floor_selects(n: int) -> None:
     from django.db import connection, transaction
 
-    started = time.perf_counter()
     for _ in range(n):
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute(FLOOR_SQL)
             cur.fetchall()
-    return n / (time.perf_counter() - started)
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def measure_round_trip() -> tuple[list[float], list[float], list[float]]:
     """Queue → COMPLETED through a real worker running the local engine."""
     from django.db import connections
 
+    from bench.cpu import CpuacctGroup, Meter
     from domain.jobs.job_types import job_type_create
-    from domain.jobs.models import Job, JobStatus
-    from domain.jobs.queueing import job_queue_new
     from orchestrator.lifecycles import install
     from orchestrator.tasks.common import ping
     from tests.domain.jobs.jobs_support import seed
@@ -206,31 +235,48 @@ def measure_round_trip() -> tuple[list[float], list[float], list[float]]:
     logs = Path(os.environ.get("BENCH_LOG_DIR", "/tmp")) / f"bench-jobs-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, EXECUTIONS_HOST="bench-worker", EXECUTIONS_SLOTS=str(SLOTS))
     worker = start_worker(env, logs, queues="jobs,default,executions", concurrency=2, name="bench")
+    # The executions' supervisors detach from the worker's tree: a cpuacct group that every
+    # worker process joins (their forks inherit it) still counts them.
+    group = CpuacctGroup(f"regatta-bench-jobs-{uuid.uuid4().hex[:8]}")
+    group.add_tree(worker.popen.pid)
+    meter = Meter(
+        {"celery worker": lambda: [worker.popen.pid]},
+        counters={"supervisors + commands": lambda seen: group.seconds() - seen["celery worker"]},
+    )
     try:
         jt = job_type_create(docker_image="bench:1", manifest=seed(name="bench-true")).job_type
-        times = []
-        for _ in range(SEQUENTIAL):
-            started = time.perf_counter()
-            job = job_queue_new(job_type_id=jt.pk, data={})
-            while Job.objects.filter(pk=job.pk).values_list("status", flat=True)[0] not in (
-                JobStatus.COMPLETED,
-                JobStatus.FAILED,
-            ):
-                time.sleep(0.005)
-            times.append(time.perf_counter() - started)
+        meter.start()
+        times = [_one_job(jt.pk) for _ in range(SEQUENTIAL)]
+        print(f"  jobs  {Meter.format(meter.phase('jobs'))}")
+        meter.start()
         pings = []
         for _ in range(SEQUENTIAL):
             started = time.perf_counter()
             ping.delay().get(timeout=30)
             pings.append(time.perf_counter() - started)
+        print(f"  pings {Meter.format(meter.phase('pings'))}")
     finally:
         worker.stop()
+        with contextlib.suppress(OSError):
+            os.rmdir(group.path)  # empty once every supervisor has ended
     forks = []
     for _ in range(SEQUENTIAL):
         started = time.perf_counter()
         subprocess.run(["bash", "-c", "true"], check=True)
         forks.append(time.perf_counter() - started)
     return times, pings, forks
+
+
+def _one_job(job_type_id: int) -> float:
+    from domain.jobs.models import Job, JobStatus
+    from domain.jobs.queueing import job_queue_new
+
+    started = time.perf_counter()
+    job = job_queue_new(job_type_id=job_type_id, data={})
+    ended = (JobStatus.COMPLETED, JobStatus.FAILED)
+    while Job.objects.filter(pk=job.pk).values_list("status", flat=True)[0] not in ended:
+        time.sleep(0.005)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -240,26 +286,27 @@ def main() -> None:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     if os.environ.get("BENCH_PHASE", "schedule") == "schedule":
-        ours, floor = measure_scheduling()
         print(
             f"scheduling: {JOBS} queued jobs, 10 types (2 paused, limits {LIMITS}), {SLOTS} slots"
+            f" ({_load()})"
         )
+        ours, floor = measure_scheduling()
         print(f"  decisions/s {ours:.0f}   floor (one SKIP LOCKED select each) {floor:.0f}/s")
-        print(f"  ratio ours/floor {ours / floor:.3f}")
+        print(f"  ratio ours/floor {ours / floor:.3f}   ({_load()})")
         # The round trip in a fresh process: this one's steps were silenced.
         env = dict(os.environ, BENCH_PHASE="round-trip")
         subprocess.run([sys.executable, "-m", "bench.jobs"], cwd=ROOT, env=env, check=True)
         return
+    print(f"queue → COMPLETED for `true`, {SEQUENTIAL} jobs one after another ({_load()})")
     times, pings, forks = measure_round_trip()
     floor = statistics.median(pings) + statistics.median(forks)
     p50, p95 = pct(times, 50), pct(times, 95)
-    print(f"queue → COMPLETED for `true`, {len(times)} jobs one after another")
     print(f"  p50 {p50 * 1000:.0f} ms  p95 {p95 * 1000:.0f} ms")
     print(
         f"  floor (Celery round trip {statistics.median(pings) * 1000:.1f} ms + fork/exec "
         f"{statistics.median(forks) * 1000:.1f} ms) {floor * 1000:.1f} ms"
     )
-    print(f"  ratio p50/floor {p50 / floor:.1f}")
+    print(f"  ratio p50/floor {p50 / floor:.1f}   ({_load()})")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,13 +17,26 @@ from domain.executions.models import (
     Outcome,
 )
 from domain.executions.mounts import Mount
-from domain.executions.states import ended_updates, execution_event_add, execution_transition
+from domain.executions.states import (
+    ended_updates,
+    execution_event_add,
+    execution_transition,
+    executions_event_add,
+)
 from domain.executions.steps import DispatchCluster, StopExecution
 
 MAX_DEADLINE_SECONDS = 365 * 86400
 
 
-def execution_create(
+def execution_create(**fields: Any) -> Execution:
+    """Queue one attempt to run `command` on `cluster` (the fields of `execution_build`); it
+    waits for a free slot in queue order."""
+    execution = execution_build(**fields)
+    executions_add(executions=[execution])
+    return execution
+
+
+def execution_build(
     *,
     owner_type: str,
     owner_id: str,
@@ -37,14 +52,14 @@ def execution_create(
     mounts: list[Mount] | tuple[Mount, ...] = (),
     stages_files: bool = False,
 ) -> Execution:
-    """Queue one attempt to run `command` on `cluster`; it waits for a free slot in queue order.
+    """An execution checked but not saved: `executions_add` queues it (with others of a batch).
     `mounts` are checked against the allowed host roots by the engine that applies them."""
     if cluster not in conf.clusters():
         raise InvalidInput(f"cluster [{cluster}] is not one of: {', '.join(conf.cluster_names())}")
     deadline = conf.DEFAULT_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
     if type(deadline) is not int or not 0 < deadline <= MAX_DEADLINE_SECONDS:
         raise InvalidInput(f"deadline must be between 1 and {MAX_DEADLINE_SECONDS} seconds")
-    execution = Execution.objects.create(
+    return Execution(
         owner_type=owner_type,
         owner_id=str(owner_id),
         attempt=attempt,
@@ -60,9 +75,21 @@ def execution_create(
         mounts=[mount.as_json() for mount in mounts],
         stages_files=stages_files,
     )
-    execution_event_add(execution_id=execution.id, kind="transition", reason="queued")
-    step_after_commit(DispatchCluster(cluster=cluster))
-    return execution
+
+
+def executions_add(*, executions: list[Execution]) -> None:
+    """Queue built executions: one insert for the rows, one for their `queued` events, and one
+    dispatch per cluster after commit (a scheduler hands out a batch at a time)."""
+    if not executions:
+        return
+    Execution.objects.bulk_create(executions)
+    executions_event_add(
+        execution_ids=[execution.id for execution in executions],
+        kind="transition",
+        reason="queued",
+    )
+    for cluster in sorted({execution.cluster for execution in executions}):
+        step_after_commit(DispatchCluster(cluster=cluster))
 
 
 def execution_stop(*, execution_id: str, reason: str) -> None:

@@ -50,12 +50,19 @@ def execution_transition(
 
 
 def execution_event_add(*, execution_id: str, kind: str, reason: str, message: str = "") -> None:
-    ExecutionEvent.objects.create(
-        execution_id=execution_id,
-        kind=kind,
-        reason=reason[:255],
-        message=message,
-        at=timezone.now(),
+    executions_event_add(execution_ids=[execution_id], kind=kind, reason=reason, message=message)
+
+
+def executions_event_add(
+    *, execution_ids: list[str], kind: str, reason: str, message: str = ""
+) -> None:
+    """The same event on each execution, in one insert."""
+    now = timezone.now()
+    ExecutionEvent.objects.bulk_create(
+        ExecutionEvent(
+            execution_id=execution_id, kind=kind, reason=reason[:255], message=message, at=now
+        )
+        for execution_id in execution_ids
     )
 
 

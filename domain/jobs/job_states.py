@@ -41,14 +41,9 @@ def job_transition(
         return {"last_status_change": now, **extra}
 
     def on_applied(job: Job, source: str, new: str) -> None:
-        JobEvent.objects.create(
-            job=job,
-            type=event_type,
-            source=source,
-            target=new,
-            exe_num=job.num_exes or None,
-            description=description[:2000],
-        )
+        job_event(
+            job=job, event_type=event_type, description=description, source=source, target=new
+        ).save()
 
     return transition(
         Job,
@@ -63,10 +58,18 @@ def job_transition(
     )
 
 
-def job_event_add(*, job: Job, event_type: str, description: str = "") -> None:
-    """An event that is no status change (the scheduler gave the job an execution)."""
-    JobEvent.objects.create(
-        job=job, type=event_type, exe_num=job.num_exes or None, description=description[:2000]
+def job_event(
+    *, job: Job, event_type: str, description: str = "", source: str = "", target: str = ""
+) -> JobEvent:
+    """The event row of `job`'s current execution number, unsaved: a transition saves its own,
+    the scheduler inserts a pass's at once (an event that is no status change)."""
+    return JobEvent(
+        job=job,
+        type=event_type,
+        source=source,
+        target=target,
+        exe_num=job.num_exes or None,
+        description=description[:2000],
     )
 
 
