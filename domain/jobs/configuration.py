@@ -85,9 +85,29 @@ def _mounts_check(config: dict[str, Any], manifest: SeedManifest) -> list[Proble
         _host_path_check(name, mount)
         if name not in declared:
             warnings.append(Problem("UNKNOWN_MOUNT", f"Unknown mount '{name}' ignored"))
-    for name in sorted(declared - set(config["mounts"])):
+    for name in missing_mounts(config, manifest):
         warnings.append(Problem("MISSING_MOUNT", f"Missing configuration for mount '{name}'"))
     return warnings
+
+
+def missing_mounts(config: dict[str, Any], manifest: SeedManifest) -> list[str]:
+    """The manifest's mounts `config` does not configure, by name: a warning at registration,
+    `missing-mount` when a job is about to run (A.10)."""
+    return sorted(m["name"] for m in manifest.mounts if m["name"] not in config.get("mounts", {}))
+
+
+def missing_settings(
+    config: dict[str, Any], manifest: SeedManifest, stored_secrets: frozenset[str]
+) -> list[str]:
+    """The manifest's settings with no value, in the manifest's order: a secret one counts as
+    set when the secret store holds it (secrets never sit in a configuration). An empty value
+    is no value: the schema refuses "", and a job would run with an empty variable."""
+    values = config.get("settings", {})
+    return [
+        s["name"]
+        for s in manifest.settings
+        if not values.get(s["name"]) and s["name"] not in stored_secrets
+    ]
 
 
 def _host_path_check(name: str, mount: dict[str, Any]) -> None:
@@ -146,11 +166,8 @@ def _settings_check(
     for name in config["settings"]:
         if name not in declared:
             warnings.append(Problem("UNKNOWN_SETTING", f"Unknown setting '{name}' ignored"))
-    for name in declared:
-        if name not in config["settings"] and name not in stored_secrets:
-            warnings.append(
-                Problem("MISSING_SETTING", f"Missing configuration for setting '{name}'")
-            )
+    for name in missing_settings(config, manifest, stored_secrets):
+        warnings.append(Problem("MISSING_SETTING", f"Missing configuration for setting '{name}'"))
     return warnings
 
 

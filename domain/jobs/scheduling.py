@@ -6,9 +6,11 @@ second (`jobs.schedule`), and a queueing or a freed slot runs it at once.
       skip: paused types · types at max_scheduled · jobs needing more than the largest host
       → decisions, per job type
     one transaction: lock the chosen types' rows (SKIP LOCKED), recount their open executions,
-      lock the chosen jobs (SKIP LOCKED), keep each type's within its room, and give them
-      executions with one insert per table and one UPDATE of the jobs
-      (domain/executions: execution_build, executions_add)
+      lock the chosen jobs (SKIP LOCKED), fail those whose configuration lacks a mount or a
+      setting their manifest declares (domain/jobs/config_gaps.py: missing-mount,
+      missing-setting), keep each type's within its room, and give them executions with one
+      insert per table and one UPDATE of the jobs (domain/executions: execution_build,
+      executions_add)
 
 Decisions are made without locks; a type's row lock makes its count and its creations one
 step, so two schedulers at once never exceed a type's `max_scheduled` (a type another
@@ -33,6 +35,7 @@ from domain.executions import conf as executions_conf
 from domain.executions.models import OPEN_STATES, Execution, Host
 from domain.executions.services import MAX_DEADLINE_SECONDS, execution_build, executions_add
 from domain.jobs import conf
+from domain.jobs.config_gaps import jobs_unconfigured_fail
 from domain.jobs.job_states import job_event
 from domain.jobs.manifest import SeedManifest
 from domain.jobs.models import Job, JobEvent, JobExecution, JobStatus, JobType
@@ -199,9 +202,20 @@ def _schedule_chosen(chosen: dict[int, list[int]], cluster: str) -> int:
             return 0  # other schedulers hold them now, or they were paused meanwhile
         room = _room_locked(job_types)
         jobs = _lock_jobs([pk for type_id in job_types for pk in chosen[type_id]])
+        manifests = _manifests(jobs)
+        jobs = jobs_unconfigured_fail(jobs=jobs, manifests=manifests, job_types=job_types)
         jobs = _within_room(jobs, room)
-        _give_executions(jobs, job_types, cluster)
+        _give_executions(jobs, job_types, manifests, cluster)
         return len(jobs)
+
+
+def _manifests(jobs: list[Job]) -> dict[int, SeedManifest]:
+    """Each revision's manifest, read once for the pass."""
+    manifests: dict[int, SeedManifest] = {}
+    for job in jobs:
+        if job.job_type_rev_id not in manifests:
+            manifests[job.job_type_rev_id] = SeedManifest(job.job_type_rev.manifest)
+    return manifests
 
 
 def _lock_types(type_ids: list[int]) -> dict[int, JobType]:
@@ -241,18 +255,20 @@ def _within_room(jobs: list[Job], room: dict[int, float]) -> list[Job]:
     return kept
 
 
-def _give_executions(jobs: list[Job], job_types: dict[int, JobType], cluster: str) -> None:
+def _give_executions(
+    jobs: list[Job],
+    job_types: dict[int, JobType],
+    manifests: dict[int, SeedManifest],
+    cluster: str,
+) -> None:
     """Give each job (locked, QUEUED, no execution) execution number `num_exes`: the
     executions, the jobs, their execution records and their SCHEDULED events, a statement each."""
-    manifests: dict[int, SeedManifest] = {}
-    executions = []
-    for job in jobs:
-        revision = job.job_type_rev
-        if revision.pk not in manifests:
-            manifests[revision.pk] = SeedManifest(revision.manifest)
-        executions.append(
-            _execution(job, job_types[job.job_type_id], manifests[revision.pk], cluster)
-        )
+    if not jobs:
+        return
+    executions = [
+        _execution(job, job_types[job.job_type_id], manifests[job.job_type_rev_id], cluster)
+        for job in jobs
+    ]
     executions_add(executions=executions)
     for job, execution in zip(jobs, executions, strict=True):
         job.execution_id = execution.id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from domain.common.errors import NotFound
 from domain.jobs.models import JobType, JobTypeRevision, Workspace
-from domain.jobs.secret_store import secret_values_read
+from domain.jobs.secret_store import secret_names_many, secret_values_read
 from domain.jobs.versions import version_order_key
 
 JOB_TYPE_ORDER_FIELDS = frozenset(
@@ -120,6 +120,13 @@ def job_type_revision_get(*, name: str, version: str, revision_num: int) -> JobT
 def job_type_secrets(*, job_type: JobType) -> dict[str, str]:
     """The secret settings' values, for the job that runs (never for an endpoint)."""
     return secret_values_read(key=job_type.secrets_key)
+
+
+def job_types_secret_names(*, job_types: Iterable[JobType]) -> dict[int, frozenset[str]]:
+    """The names of the secret settings the store holds for each job type, in one query (the
+    scheduler checks a pass's jobs at once)."""
+    by_key = {job_type.secrets_key: job_type.pk for job_type in job_types}
+    return {by_key[key]: names for key, names in secret_names_many(keys=list(by_key)).items()}
 
 
 def workspaces(
