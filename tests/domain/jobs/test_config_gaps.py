@@ -9,8 +9,9 @@ import pytest
 
 from domain.executions.models import Execution
 from domain.jobs import config_gaps
+from domain.jobs.job_types import job_type_edit
 from domain.jobs.models import Job, JobExecution, JobStatus
-from domain.jobs.queueing import job_queue_new
+from domain.jobs.queueing import job_queue_new, jobs_requeue
 from domain.jobs.scheduling import jobs_schedule
 from domain.jobs.steps import ScheduleJobs
 from tests.domain.jobs.jobs_support import host, job_type
@@ -163,3 +164,21 @@ def test_a_failed_job_does_not_hold_back_the_jobs_behind_it(monkeypatch):
     assert jobs_schedule() == 1
     behind.refresh_from_db()
     assert behind.execution_id
+
+
+def test_a_requeued_job_runs_once_its_missing_secret_is_stored():
+    host()
+    erins = job_type(settings=[{"name": "PASSWORD", "secret": True}])
+    job = job_queue_new(job_type_id=erins.pk, data={})
+    jobs_schedule()
+    _failed_unrun(job, "missing-setting")
+    job_type_edit(
+        name=erins.name,
+        version=erins.version,
+        changes={},
+        configuration={"settings": {"PASSWORD": "hunter2"}},
+    )
+    assert jobs_requeue(jobs=Job.objects.filter(pk=job.pk)) == 1
+    assert jobs_schedule() == 1
+    job.refresh_from_db()
+    assert job.num_exes == 2 and job.execution_id and job.error is None

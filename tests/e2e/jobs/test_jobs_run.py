@@ -179,6 +179,21 @@ def test_it_fails_a_mapped_exit_code_with_its_error_name_and_category():
     assert (job.error.name, job.error.category) == ("corrupt-input", "DATA")
 
 
+def test_it_fails_a_job_missing_a_setting_and_runs_one_that_brings_it():
+    # Bob registers the type without the setting (validation only warns MISSING_SETTING) and
+    # completes it per job.
+    jt = job_type(command='test "$MODE" = fast', settings=[{"name": "MODE", "secret": False}])
+    bare = _wait_final(job_queue_new(job_type_id=jt.pk, data={}).pk)
+    assert (bare.status, bare.error.name, bare.error.category) == (
+        S.FAILED,
+        "missing-setting",
+        "SYSTEM",
+    )
+    assert (bare.num_exes, bare.execution_id) == (1, "")
+    given = job_queue_new(job_type_id=jt.pk, data={}, configuration={"settings": {"MODE": "fast"}})
+    assert _wait_final(given.pk).status == S.COMPLETED
+
+
 def test_it_times_out_at_the_manifest_timeout_and_does_not_retry():
     jt = job_type(command="sleep 60", timeout=1)
     job = _wait_final(job_queue_new(job_type_id=jt.pk, data={}).pk)
