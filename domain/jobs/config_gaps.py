@@ -24,7 +24,7 @@ from domain.jobs.configuration import missing_mounts, missing_settings
 from domain.jobs.error_catalog import builtin_error
 from domain.jobs.job_states import job_transition
 from domain.jobs.manifest import SeedManifest
-from domain.jobs.models import Job, JobStatus, JobType
+from domain.jobs.models import Error, Job, JobStatus, JobType
 from domain.jobs.selectors import job_types_secret_names
 from domain.jobs.steps import ScheduleJobs
 
@@ -66,16 +66,20 @@ def jobs_unconfigured_fail(
     """Fail each of `jobs` (locked, QUEUED, without an execution; `manifests` by revision id)
     whose configuration has a gap; return the others, in their order, to be scheduled. The
     check reads nothing per job: one query of the secret store for the pass's job types that
-    declare secret settings."""
+    declare secret settings. A job failed writes its own transition (three statements), as
+    every ending of a job does."""
     secrets = _stored_secrets(jobs, manifests, job_types)
+    errors: dict[str, Error] = {}
     runnable = []
     for job in jobs:
         manifest = manifests[job.job_type_rev_id]
         gap = config_gap(job, manifest, secrets.get(job.job_type_id, frozenset()))
         if gap is None:
             runnable.append(job)
-        else:
-            _fail(job, gap)
+            continue
+        if gap.error not in errors:
+            errors[gap.error] = builtin_error(gap.error)
+        _fail(job, gap, errors[gap.error])
     if len(runnable) < len(jobs):
         # Their slots went unused this pass: the jobs behind them need not wait for the beat.
         step_after_commit(ScheduleJobs())
@@ -93,14 +97,14 @@ def _stored_secrets(
     return job_types_secret_names(job_types=[job_types[pk] for pk in sorted(with_secrets)])
 
 
-def _fail(job: Job, gap: ConfigGap) -> None:
+def _fail(job: Job, gap: ConfigGap, error: Error) -> None:
     logger.info("job %s not run: %s", job.pk, gap.description)
     job_transition(
         job_id=job.pk,
         target=JobStatus.FAILED,
         allowed_from=[JobStatus.QUEUED],
         event_type="EXECUTION",
-        updates={"error": builtin_error(gap.error), "ended": timezone.now()},
+        updates={"error": error, "ended": timezone.now()},
         description=f"execution {job.num_exes} not started: {gap.description}",
         locked=job,
     )
