@@ -81,11 +81,12 @@ def test_it_never_exceeds_max_scheduled_counting_running_executions():
 
 def test_it_sets_unmet_resources_and_schedules_the_jobs_behind_without_starving():
     # Issue #1801: 600 jobs at the head of the queue that no host can run must not block.
-    host(slots=4, mem_mb=4096)
     huge = job_type(scalars=[{"name": "mem", "value": 8192}, {"name": "chocolate", "value": 1}])
     small = job_type()
     _queue(huge, 600, configuration={"priority": 1})
     behind = _queue(small, 3, configuration={"priority": 500})
+    # The host beats after the queueing, which on a loaded machine outlasts a host's timeout.
+    host(slots=4, mem_mb=4096)
     assert jobs_schedule() == 3
     assert all(Job.objects.get(pk=j.pk).execution_id for j in behind)
     huge.refresh_from_db()
