@@ -19,6 +19,7 @@ the command and ends the execution `lost`, so its owner may retry it elsewhere.
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import logging
 import os
@@ -60,9 +61,12 @@ T = TypeVar("T")
 
 def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) -> None:
     """Fork the supervisor of `order` and return once it is detached."""
-    # The child must not share the parent's database socket: close ours first (the worker
-    # reconnects on its next query) and let the supervisor open its own.
-    connections.close_all()
+    # The child must not share the parent's database connections. A PostgreSQL one stays the
+    # worker's (the child disowns its copy: no reconnect on the worker's next task); others
+    # (SQLite, whose file locks do not survive a fork well) are closed first.
+    for conn in connections.all(initialized_only=True):
+        if conn.vendor != "postgresql":
+            conn.close()
     # The supervisor shares the worker's memory copy-on-write: a garbage collection walking
     # every inherited object would copy most of it page by page. Frozen, the collector leaves
     # them alone (the worker thaws its own at once).
@@ -74,6 +78,7 @@ def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) ->
         return
     code = 0
     try:
+        _disown_database_connections()
         os.setsid()
         if os.fork():
             os._exit(0)
@@ -84,6 +89,26 @@ def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) ->
         code = 1
     finally:
         os._exit(code)
+
+
+def _disown_database_connections() -> None:
+    """In the forked child: drop the connections inherited from the worker without a word to
+    the server, which would end the worker's session. The socket's descriptor is pointed at
+    /dev/null first, so closing the driver's connection writes its goodbye there, and the
+    descriptor's number cannot be reused under it by the supervisor's own connection."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is None:
+                continue
+            with contextlib.suppress(Exception):
+                os.dup2(devnull, conn.connection.fileno())
+            # Django's own state (the transaction, savepoints) is reset with the close.
+            with contextlib.suppress(Exception):
+                conn.close()
+            conn.connection = None
+    finally:
+        os.close(devnull)
 
 
 def _become_supervisor() -> None:
