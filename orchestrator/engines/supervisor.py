@@ -37,7 +37,7 @@ from domain.executions.launches import (
     LaunchOrder,
     execution_end,
     execution_heartbeat,
-    execution_mark_running,
+    execution_started,
     launch_refused_reason,
 )
 from domain.executions.logs import execution_log_append
@@ -200,9 +200,12 @@ class Supervisor:
         self.process = process
         try:
             ref = {**process.ref, "supervisor_pid": os.getpid()}
-            if not self._db(execution_mark_running, execution_id=execution_id, engine_ref=ref):
+            started = self._db(execution_started, execution_id=execution_id, engine_ref=ref)
+            if not started.running:
                 self.ending = Ending(Outcome.STOPPED, "ended before it started")
                 process.terminate(grace=0)
+            elif started.stop_reason is not None:
+                self._stop(process, Outcome.STOPPED, started.stop_reason)
             exit_ = self._supervise(process)
             self._finish(exit_)
         except Exception as exc:  # noqa: BLE001 (the execution must end, whatever failed here)
@@ -217,8 +220,8 @@ class Supervisor:
         reader.start()
         started = time.monotonic()
         deadline = started + self.order.deadline_seconds
-        # The first loop checks for a stop at once: one may have been asked while it was PENDING.
-        next_beat = started
+        # A stop asked while it was PENDING was read with the start (execution_started).
+        next_beat = started + conf.HEARTBEAT_INTERVAL
         flush_at = started + conf.LOG_FLUSH_INTERVAL
         exited_at: float | None = None
         output_open = True
@@ -248,7 +251,7 @@ class Supervisor:
                 self._stop(process, Outcome.TIMED_OUT, reason)
             if output_open:
                 exited_at = self._kill_leftovers(process, exited_at, now)
-        self._flush()
+        # The lines still pending are stored with the end (_end), in its transaction.
         reader.join()
         return process.wait()
 
@@ -333,7 +336,10 @@ class Supervisor:
             exit_code=exit_code,
             reason=reason,
             usage=usage,
+            log_lines=self.pending,
+            log_first_line=self.next_line,
         )
+        self.pending, self.pending_bytes = [], 0
 
     def _db(self, write: Callable[..., T], **kwargs) -> T:
         """`write(**kwargs)`, retried while the database is unreachable: each write is a
