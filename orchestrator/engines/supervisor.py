@@ -6,9 +6,10 @@ redelivered and run twice). The supervisor is a grandchild in its own session: i
 worker process that started it, a worker restart, and a SIGKILL of the whole worker.
 
     launch task ─fork─► (child: setsid, fork, exit) ─► supervisor
-        supervisor: engine.start ─► mark RUNNING ─► loop { output → log chunks every
+        supervisor: engine.start (its db connection opening meanwhile) ─► mark RUNNING and read
+        a stop asked while PENDING ─► loop { output → log chunks every
         LOG_FLUSH_INTERVAL; heartbeat (and stop check) every HEARTBEAT_INTERVAL; deadline }
-        ─► wait ─► last chunk ─► end the execution (domain) ─► cleanup ─► exit
+        ─► wait ─► end the execution with its last lines (domain) ─► cleanup ─► exit
 
 Everything it writes goes through domain/executions. A stop reaches it two ways: SIGUSR1 from
 the stop task on its host (at once), and the stop flag its heartbeat reads (a lost message).
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
 from domain.executions import conf
 from domain.executions.launches import (
@@ -191,7 +192,7 @@ class Supervisor:
             signal.signal(sig, lambda *_: self.shutdown.set())
         execution_id = self.order.execution_id
         try:
-            process = self.engine.start(self.spec)
+            process = self._start_connected()
         except Exception as exc:  # noqa: BLE001 (whatever the engine raised, it did not start)
             if not isinstance(exc, LaunchRefused):
                 logger.exception("engine could not start execution %s", execution_id)
@@ -214,6 +215,27 @@ class Supervisor:
             self._end(Outcome.LOST, None, f"worker lost: its supervisor failed ({exc})"[:2000])
         finally:
             process.cleanup()
+
+    def _start_connected(self) -> Process:
+        """`engine.start` while another thread opens this process's database connection, so its
+        set-up overlaps the command's start instead of following it. The command is started
+        from this (main) thread, which lives as long as the supervisor: PR_SET_PDEATHSIG fires
+        when the thread that forked the command ends. The connection is made for this thread
+        and only opened by the other, then installed here. It is done only where this thread
+        has no connection of its own yet (a forked supervisor's was disowned): one run in a
+        process that has one (a test's, inside its transaction) keeps it. An owner's prepare
+        step reads the database during the start: then the connection is simply opened first."""
+        current = connections[DEFAULT_DB_ALIAS]
+        if self.spec.prepare is not None or current.connection is not None:
+            return self.engine.start(self.spec)
+        conn = connections.create_connection(DEFAULT_DB_ALIAS)
+        opening = threading.Thread(target=_open_quietly, args=(conn,), name="db-connect")
+        opening.start()
+        try:
+            return self.engine.start(self.spec)
+        finally:
+            opening.join()
+            connections[DEFAULT_DB_ALIAS] = conn
 
     def _supervise(self, process: Process) -> Exit:
         reader = threading.Thread(target=self._read, args=(process,), daemon=True)
@@ -356,6 +378,12 @@ class Supervisor:
                 connections.close_all()
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
+
+
+def _open_quietly(conn) -> None:
+    # A database that does not answer now is left to the retries of the first write (_db).
+    with contextlib.suppress(OperationalError, InterfaceError):
+        conn.ensure_connection()
 
 
 def _finished(process: Process) -> bool:
