@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils import timezone
 from domain.common.steps import step_after_commit
 from domain.executions.logs import execution_log_append
 from domain.executions.models import ACTIVE_STATES, Execution, ExecutionState, Outcome
+from domain.executions.selectors import executions_queued
 from domain.executions.states import ended_updates, execution_transition
 from domain.executions.steps import DispatchCluster
 
@@ -157,7 +159,13 @@ def execution_end(
             message=reason,
         )
         if result.applied:
-            step_after_commit(DispatchCluster(cluster=result.obj.cluster))
+            cluster = result.obj.cluster
+            # Only when an execution waits: asked after the commit, so one queued before it is
+            # seen, and one queued after it is dispatched by its own creator onto the free slot.
+            step_after_commit(
+                DispatchCluster(cluster=cluster),
+                only_if=partial(executions_queued, cluster=cluster),
+            )
         return result.applied
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain.common import steps as steps_module
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.launches import (
     execution_end,
@@ -147,3 +148,29 @@ def test_the_last_lines_are_stored_with_the_end(make_host, make_execution):
     row = Execution.objects.get(pk=execution.id)
     assert (row.state, row.log_lines) == (ExecutionState.ENDED, 2)
     assert execution_log_page(execution_id=execution.id, after_line=0) == ("+ echo hi\nhi\n", 2)
+
+
+@pytest.mark.django_db
+def test_an_end_dispatches_only_when_an_execution_waits(
+    make_host, make_execution, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent: list = []
+    monkeypatch.setattr(steps_module, "step_run", sent.append)
+    make_host(slots=1)
+
+    def end_running(execution) -> None:
+        execution_dispatch(cluster=execution.cluster)
+        execution_launch_begin(execution_id=execution.id)
+        execution_mark_running(execution_id=execution.id, engine_ref={"pid": 1})
+        with django_capture_on_commit_callbacks(execute=True):
+            execution_end(execution_id=execution.id, outcome=Outcome.EXITED, exit_code=0, reason="")
+
+    end_running(make_execution())
+    # Nothing waits for the slot it freed: no dispatch is sent.
+    assert sent == []
+
+    running = make_execution()
+    execution_dispatch(cluster=running.cluster)
+    waiting = make_execution()
+    end_running(running)
+    assert sent == [DispatchCluster(cluster=waiting.cluster)]
