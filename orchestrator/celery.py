@@ -8,5 +8,6 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
 
-app = Celery("regatta")
+# Django's fix-up, keeping database connections between tasks: orchestrator/celery_django.py.
+app = Celery("regatta", fixups=["orchestrator.celery_django:fixup"])
 app.config_from_object("celeryconfig")

@@ -62,18 +62,22 @@ def step_run(step: Step) -> None:
     handler(step)
 
 
-def step_after_commit(step: Step) -> None:
+def step_after_commit(step: Step, *, only_if: Callable[[], bool] | None = None) -> None:
     """Run `step` once the current transaction commits (at once outside a transaction).
 
     A failed enqueue (the broker is down) never fails the caller: the state is committed
     already, a client told "500" would retry and create a duplicate, and the reconciler
-    re-drives every release whose next step was lost."""
-    transaction.on_commit(partial(_run_logged, step))
+    re-drives every release whose next step was lost.
+
+    `only_if()`, when given, is asked after the commit (so it sees everything committed before
+    it): False means nothing is left for the step to do, and it is not sent."""
+    transaction.on_commit(partial(_run_logged, step, only_if))
 
 
-def _run_logged(step: Step) -> None:
+def _run_logged(step: Step, needed: Callable[[], bool] | None = None) -> None:
     try:
-        step_run(step)
+        if needed is None or needed():
+            step_run(step)
     except Exception:  # noqa: BLE001 (whatever the broker raised, the reconciler recovers)
         logger.warning(
             "could not enqueue %s step %s after commit (%r); the reconciler re-drives it",

@@ -59,6 +59,7 @@ def transition(
     strict: bool = False,
     detail: dict | None = None,
     locked: models.Model | None = None,
+    log: bool = True,
 ) -> TransitionResult:
     """Move `model(pk)` to `target` if its state is one of `allowed_from`.
 
@@ -70,6 +71,8 @@ def transition(
     transaction: it is not read again, and no savepoint is made (two round trips), so an error
     here aborts the caller's whole transaction.
     """
+    # `log=False` is for an aggregate whose `on_applied` appends its own event row with the same
+    # facts (executions): one log row per transition, not two.
     allowed = frozenset(allowed_from)
     with transaction.atomic(savepoint=locked is None):
         obj = locked or model.objects.select_for_update().filter(pk=pk).first()
@@ -87,14 +90,15 @@ def transition(
         for name, value in extra.items():
             setattr(obj, name, value)
         obj.save(update_fields=[field_name, *extra.keys()])
-        log_transition(
-            aggregate=model._meta.label_lower,
-            aggregate_id=pk,
-            source=source,
-            target=target,
-            detail=detail,
-            field_name=field_name,
-        )
+        if log:
+            log_transition(
+                aggregate=model._meta.label_lower,
+                aggregate_id=pk,
+                source=source,
+                target=target,
+                detail=detail,
+                field_name=field_name,
+            )
         if on_applied is not None:
             on_applied(obj, source, target)
         return TransitionResult(True, source, target, obj)

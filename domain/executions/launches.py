@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
 
 from domain.common.steps import step_after_commit
+from domain.executions.logs import execution_log_append
 from domain.executions.models import ACTIVE_STATES, Execution, ExecutionState, Outcome
 from domain.executions.mounts import Mount, mounts_parse
+from domain.executions.selectors import executions_queued
 from domain.executions.states import ended_updates, execution_transition
 from domain.executions.steps import DispatchCluster
 
@@ -67,9 +70,24 @@ def execution_launch_begin(*, execution_id: str) -> LaunchOrder | None:
     )
 
 
+@dataclass(frozen=True)
+class Started:
+    """What the supervisor learns when it records the start: whether the execution runs, and
+    the stop asked for meanwhile (a stop asked while it was PENDING had no process to signal)."""
+
+    running: bool
+    stop_reason: str | None
+
+
 def execution_mark_running(*, execution_id: str, engine_ref: dict) -> bool:
     """The engine has the command. False when the execution ended meanwhile (stopped): the
     caller must stop what it started."""
+    return execution_started(execution_id=execution_id, engine_ref=engine_ref).running
+
+
+def execution_started(*, execution_id: str, engine_ref: dict) -> Started:
+    """PENDING → RUNNING with the engine's reference, and the stop check of a first heartbeat
+    read from the same locked row (one transaction where a start took two round trips more)."""
     now = timezone.now()
 
     def updates(execution: Execution) -> dict:
@@ -87,7 +105,11 @@ def execution_mark_running(*, execution_id: str, engine_ref: dict) -> bool:
         updates=updates,
         reason="started",
     )
-    return result.applied or result.source == ExecutionState.RUNNING
+    running = result.applied or result.source == ExecutionState.RUNNING
+    row = result.obj
+    return Started(
+        running=running, stop_reason=_stop_reason(row.stop_requested_at, row.stop_reason)
+    )
 
 
 def execution_submitted(*, execution_id: str, engine_ref: dict) -> None:
@@ -108,7 +130,11 @@ def execution_heartbeat(*, execution_id: str) -> str | None:
     )
     if row is None or row["state"] == ExecutionState.ENDED:
         return "ended"
-    return row["stop_reason"] or "stopped" if row["stop_requested_at"] else None
+    return _stop_reason(row["stop_requested_at"], row["stop_reason"])
+
+
+def _stop_reason(requested_at, reason: str) -> str | None:
+    return reason or "stopped" if requested_at else None
 
 
 def execution_end(
@@ -118,9 +144,17 @@ def execution_end(
     exit_code: int | None,
     reason: str,
     usage: dict | None = None,
+    log_lines: list[str] | None = None,
+    log_first_line: int = 0,
 ) -> bool:
-    """The command is over. Frees its slot: the cluster's next queued execution is dispatched."""
+    """The command is over. Frees its slot: the cluster's next queued execution is dispatched.
+    `log_lines` (numbered from `log_first_line`) are the output not stored yet: they are stored
+    in the same transaction, so the end is never visible before the last lines."""
     with transaction.atomic():
+        if log_lines:
+            execution_log_append(
+                execution_id=execution_id, first_line=log_first_line, lines=log_lines
+            )
         result = execution_transition(
             execution_id=execution_id,
             target=ExecutionState.ENDED,
@@ -130,7 +164,13 @@ def execution_end(
             message=reason,
         )
         if result.applied:
-            step_after_commit(DispatchCluster(cluster=result.obj.cluster))
+            cluster = result.obj.cluster
+            # Only when an execution waits: asked after the commit, so one queued before it is
+            # seen, and one queued after it is dispatched by its own creator onto the free slot.
+            step_after_commit(
+                DispatchCluster(cluster=cluster),
+                only_if=partial(executions_queued, cluster=cluster),
+            )
         return result.applied
 
 

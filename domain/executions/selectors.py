@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from django.db.models import QuerySet
 
 from domain.common.errors import NotFound
-from domain.executions.models import Execution, ExecutionEvent, LogChunk
+from domain.executions.models import Execution, ExecutionEvent, ExecutionState, LogChunk
 
 # Chunks read per query while streaming a whole log: bounded memory, few round trips.
 STREAM_BATCH = 20
@@ -18,6 +18,11 @@ def execution_get(*, execution_id: str) -> Execution:
     if execution is None:
         raise NotFound(f"execution {execution_id} not found")
     return execution
+
+
+def executions_queued(*, cluster: str) -> bool:
+    """Whether an execution of `cluster` waits for a slot."""
+    return Execution.objects.filter(cluster=cluster, state=ExecutionState.QUEUED).exists()
 
 
 def execution_events(*, execution_id: str) -> QuerySet[ExecutionEvent]:

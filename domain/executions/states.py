@@ -1,7 +1,8 @@
 """Where an execution changes state: the one transition function of the aggregate.
 
-A compare-and-set through domain/common/transitions.py, an ExecutionEvent row and the owner's
-hook in the same transaction. A redelivered message finds the state moved and does nothing.
+A compare-and-set through domain/common/transitions.py, an ExecutionEvent row (the execution's
+one log row per transition: no TransitionLog row beside it) and the owner's hook in the same
+transaction. A redelivered message finds the state moved and does nothing.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def execution_transition(
         allowed_from=allowed_from,
         updates=updates,
         on_applied=on_applied,
-        detail={"reason": reason} if reason else None,
         locked=locked,
+        log=False,
     )
 
 

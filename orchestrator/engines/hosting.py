@@ -60,6 +60,11 @@ def _stop_beating(**kwargs) -> None:
     _stop.set()
 
 
+def serves_queue(queue: str) -> bool:
+    """Whether this process is a worker of the host whose launch queue is `queue`."""
+    return _serving["on"] and queue == conf.host_queue(conf.host_name())
+
+
 def host_register_now() -> None:
     capacity = engine_named("local").capacity()
     host_register(

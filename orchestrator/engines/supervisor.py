@@ -6,9 +6,10 @@ redelivered and run twice). The supervisor is a grandchild in its own session: i
 worker process that started it, a worker restart, and a SIGKILL of the whole worker.
 
     launch task ─fork─► (child: setsid, fork, exit) ─► supervisor
-        supervisor: engine.start ─► mark RUNNING ─► loop { output → log chunks every
+        supervisor: engine.start (its db connection opening meanwhile) ─► mark RUNNING and read
+        a stop asked while PENDING ─► loop { output → log chunks every
         LOG_FLUSH_INTERVAL; heartbeat (and stop check) every HEARTBEAT_INTERVAL; deadline }
-        ─► wait ─► last chunk ─► end the execution (domain) ─► cleanup ─► exit
+        ─► wait ─► end the execution with its last lines (domain) ─► cleanup ─► exit
 
 Everything it writes goes through domain/executions. A stop reaches it two ways: SIGUSR1 from
 the stop task on its host (at once), and the stop flag its heartbeat reads (a lost message).
@@ -19,6 +20,7 @@ the command and ends the execution `lost`, so its owner may retry it elsewhere.
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import logging
 import os
@@ -29,14 +31,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
 from domain.executions import conf
 from domain.executions.launches import (
     LaunchOrder,
     execution_end,
     execution_heartbeat,
-    execution_mark_running,
+    execution_started,
     launch_refused_reason,
 )
 from domain.executions.logs import execution_log_append
@@ -60,9 +62,12 @@ T = TypeVar("T")
 
 def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) -> None:
     """Fork the supervisor of `order` and return once it is detached."""
-    # The child must not share the parent's database socket: close ours first (the worker
-    # reconnects on its next query) and let the supervisor open its own.
-    connections.close_all()
+    # The child must not share the parent's database connections. A PostgreSQL one stays the
+    # worker's (the child disowns its copy: no reconnect on the worker's next task); others
+    # (SQLite, whose file locks do not survive a fork well) are closed first.
+    for conn in connections.all(initialized_only=True):
+        if conn.vendor != "postgresql":
+            conn.close()
     # The supervisor shares the worker's memory copy-on-write: a garbage collection walking
     # every inherited object would copy most of it page by page. Frozen, the collector leaves
     # them alone (the worker thaws its own at once).
@@ -74,6 +79,7 @@ def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) ->
         return
     code = 0
     try:
+        _disown_database_connections()
         os.setsid()
         if os.fork():
             os._exit(0)
@@ -84,6 +90,26 @@ def supervisor_spawn(*, order: LaunchOrder, engine: HostEngine, spec_builder) ->
         code = 1
     finally:
         os._exit(code)
+
+
+def _disown_database_connections() -> None:
+    """In the forked child: drop the connections inherited from the worker without a word to
+    the server, which would end the worker's session. The socket's descriptor is pointed at
+    /dev/null first, so closing the driver's connection writes its goodbye there, and the
+    descriptor's number cannot be reused under it by the supervisor's own connection."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is None:
+                continue
+            with contextlib.suppress(Exception):
+                os.dup2(devnull, conn.connection.fileno())
+            # Django's own state (the transaction, savepoints) is reset with the close.
+            with contextlib.suppress(Exception):
+                conn.close()
+            conn.connection = None
+    finally:
+        os.close(devnull)
 
 
 def _become_supervisor() -> None:
@@ -166,7 +192,7 @@ class Supervisor:
             signal.signal(sig, lambda *_: self.shutdown.set())
         execution_id = self.order.execution_id
         try:
-            process = self.engine.start(self.spec)
+            process = self._start_connected()
         except Exception as exc:  # noqa: BLE001 (whatever the engine raised, it did not start)
             if not isinstance(exc, LaunchRefused):
                 logger.exception("engine could not start execution %s", execution_id)
@@ -175,9 +201,12 @@ class Supervisor:
         self.process = process
         try:
             ref = {**process.ref, "supervisor_pid": os.getpid()}
-            if not self._db(execution_mark_running, execution_id=execution_id, engine_ref=ref):
+            started = self._db(execution_started, execution_id=execution_id, engine_ref=ref)
+            if not started.running:
                 self.ending = Ending(Outcome.STOPPED, "ended before it started")
                 process.terminate(grace=0)
+            elif started.stop_reason is not None:
+                self._stop(process, Outcome.STOPPED, started.stop_reason)
             exit_ = self._supervise(process)
             self._finish(exit_)
         except Exception as exc:  # noqa: BLE001 (the execution must end, whatever failed here)
@@ -187,13 +216,34 @@ class Supervisor:
         finally:
             process.cleanup()
 
+    def _start_connected(self) -> Process:
+        """`engine.start` while another thread opens this process's database connection, so its
+        set-up overlaps the command's start instead of following it. The command is started
+        from this (main) thread, which lives as long as the supervisor: PR_SET_PDEATHSIG fires
+        when the thread that forked the command ends. The connection is made for this thread
+        and only opened by the other, then installed here. It is done only where this thread
+        has no connection of its own yet (a forked supervisor's was disowned): one run in a
+        process that has one (a test's, inside its transaction) keeps it. An owner's prepare
+        step reads the database during the start: then the connection is simply opened first."""
+        current = connections[DEFAULT_DB_ALIAS]
+        if self.spec.prepare is not None or current.connection is not None:
+            return self.engine.start(self.spec)
+        conn = connections.create_connection(DEFAULT_DB_ALIAS)
+        opening = threading.Thread(target=_open_quietly, args=(conn,), name="db-connect")
+        opening.start()
+        try:
+            return self.engine.start(self.spec)
+        finally:
+            opening.join()
+            connections[DEFAULT_DB_ALIAS] = conn
+
     def _supervise(self, process: Process) -> Exit:
         reader = threading.Thread(target=self._read, args=(process,), daemon=True)
         reader.start()
         started = time.monotonic()
         deadline = started + self.order.deadline_seconds
-        # The first loop checks for a stop at once: one may have been asked while it was PENDING.
-        next_beat = started
+        # A stop asked while it was PENDING was read with the start (execution_started).
+        next_beat = started + conf.HEARTBEAT_INTERVAL
         flush_at = started + conf.LOG_FLUSH_INTERVAL
         exited_at: float | None = None
         output_open = True
@@ -223,7 +273,7 @@ class Supervisor:
                 self._stop(process, Outcome.TIMED_OUT, reason)
             if output_open:
                 exited_at = self._kill_leftovers(process, exited_at, now)
-        self._flush()
+        # The lines still pending are stored with the end (_end), in its transaction.
         reader.join()
         return process.wait()
 
@@ -308,7 +358,10 @@ class Supervisor:
             exit_code=exit_code,
             reason=reason,
             usage=usage,
+            log_lines=self.pending,
+            log_first_line=self.next_line,
         )
+        self.pending, self.pending_bytes = [], 0
 
     def _db(self, write: Callable[..., T], **kwargs) -> T:
         """`write(**kwargs)`, retried while the database is unreachable: each write is a
@@ -325,6 +378,12 @@ class Supervisor:
                 connections.close_all()
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
+
+
+def _open_quietly(conn) -> None:
+    # A database that does not answer now is left to the retries of the first write (_db).
+    with contextlib.suppress(OperationalError, InterfaceError):
+        conn.ensure_connection()
 
 
 def _finished(process: Process) -> bool:

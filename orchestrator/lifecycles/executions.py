@@ -2,6 +2,7 @@
 
     DispatchCluster ─► executions.dispatch            (domain: execution_dispatch)
     LaunchExecution ─► executions.launch on the host's queue ─► supervisor (engines/supervisor.py)
+                       (or, in a worker of that host, the launch at once: engines/launching.py)
     StopExecution   ─► executions.stop on the host's queue ─► SIGUSR1 to the supervisor
 
 Nothing waits on these messages; a lost one is re-driven by `executions.reconcile` from the
@@ -13,6 +14,7 @@ from __future__ import annotations
 from domain.common.steps import step_handler
 from domain.executions import steps
 from orchestrator.celery import app
+from orchestrator.engines.launching import launch_if_served_here
 
 
 @step_handler(steps.DispatchCluster)
@@ -22,6 +24,8 @@ def dispatch(step: steps.DispatchCluster) -> None:
 
 @step_handler(steps.LaunchExecution)
 def launch(step: steps.LaunchExecution) -> None:
+    if launch_if_served_here(execution_id=step.execution_id, queue=step.queue):
+        return
     _to_host(app.signature("executions.launch", args=(step.execution_id,)), step.queue)
 
 

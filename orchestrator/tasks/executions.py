@@ -17,11 +17,11 @@ from django.db import OperationalError
 
 from domain.executions import dispatch, launches, selectors, sweeps
 from domain.executions.models import ExecutionState, Outcome
-from orchestrator.engines import engine_named, is_host_engine, launch_spec
+from orchestrator.engines import engine_named, is_host_engine
 from orchestrator.engines import hosting as _hosting  # noqa: F401 (worker signals)
-from orchestrator.engines.base import EngineUnavailable, LaunchRefused
+from orchestrator.engines.base import EngineUnavailable
+from orchestrator.engines.launching import launch_here
 from orchestrator.engines.remote import remote_poll
-from orchestrator.engines.supervisor import supervisor_spawn
 from orchestrator.taskkit import TransientError, regatta_task
 
 logger = logging.getLogger(__name__)
@@ -48,29 +48,7 @@ def dispatch_cluster(self, cluster: str) -> int:
     max_retries=5,
 )
 def launch(self, execution_id: str) -> str:
-    order = launches.execution_launch_begin(execution_id=execution_id)
-    if order is None:
-        return "already launched or no longer pending"
-    engine = engine_named(order.engine)
-    if is_host_engine(order.engine):
-        supervisor_spawn(order=order, engine=engine, spec_builder=launch_spec)
-        return "supervised"
-    try:
-        ref = engine.launch(launch_spec(order))
-    except LaunchRefused as exc:
-        launches.execution_end(
-            execution_id=execution_id,
-            outcome=Outcome.LAUNCH_FAILED,
-            exit_code=None,
-            reason=launches.launch_refused_reason(exc),
-        )
-        return "refused"
-    except EngineUnavailable:
-        # Unclaim, so the reconciler's re-sent launch may try again.
-        launches.execution_launch_retry(execution_id=execution_id)
-        raise
-    launches.execution_submitted(execution_id=execution_id, engine_ref=ref)
-    return "submitted"
+    return launch_here(execution_id)
 
 
 @regatta_task("executions.stop", queue="executions", autoretry_for=(EngineUnavailable,))

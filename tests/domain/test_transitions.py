@@ -34,6 +34,12 @@ class TestTransition:
         log = TransitionLog.objects.get(aggregate="testapp.widget", aggregate_id=str(widget.pk))
         assert (log.source, log.target) == ("new", "running")
 
+    def test_an_aggregate_with_its_own_event_rows_writes_no_log_row(self):
+        widget = Widget.objects.create()
+        result = transition(Widget, pk=widget.pk, target="running", allowed_from={"new"}, log=False)
+        assert result.applied
+        assert not TransitionLog.objects.exists()
+
     def test_a_repeat_is_a_no_op_without_a_log_row(self):
         widget = Widget.objects.create(state="running")
         result = transition(

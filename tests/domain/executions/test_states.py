@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from domain.common.models import TransitionLog
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.launches import (
     execution_end,
@@ -48,6 +49,8 @@ def test_it_moves_forward_through_every_state_once(make_host, make_execution):
     assert row.pending_at and row.started_at and row.finished_at and row.deadline_at
     path = [("QUEUED", "PENDING"), ("PENDING", "RUNNING"), ("RUNNING", "ENDED")]
     assert _transitions(execution.id) == path
+    # One log row per transition: the execution's own event, no TransitionLog beside it.
+    assert not TransitionLog.objects.filter(aggregate_id=execution.id).exists()
     assert _heard(execution.id) == path
 
 
