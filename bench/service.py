@@ -8,10 +8,12 @@ worker, beat and Flower, exactly what a user of `make run` gets.
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.cpu import CpuacctGroup
@@ -91,3 +93,17 @@ def start_embedded(service: Service) -> tuple[str, str]:
     token_file = service.data / "admin-token"
     wait_until(token_file.exists, timeout=30, message="admin token file")
     return url, token_file.read_text().strip()
+
+
+def run_modes(prog: str, run: dict[str, Callable[[], None]]) -> None:
+    """`--mode <one of run>` runs that mode here; `both` (the default) runs each mode in a
+    process of its own (`python -m <prog> --mode …`), so one's imports and settings never leak
+    into the other's."""
+    parser = argparse.ArgumentParser(prog=f"python -m {prog}")
+    parser.add_argument("--mode", choices=(*run, "both"), default="both")
+    args = parser.parse_args()
+    if args.mode != "both":
+        run[args.mode]()
+        return
+    for mode in run:
+        subprocess.run([sys.executable, "-m", prog, "--mode", mode], check=True)

@@ -22,7 +22,6 @@ detach from the worker's process tree, so the worker runs inside a cpuacct cgrou
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -32,13 +31,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.service import Service, start_embedded, web_up  # noqa: E402
+from bench.service import Service, run_modes, start_embedded, web_up  # noqa: E402
 
 SEQUENTIAL = int(os.environ.get("BENCH_SEQUENTIAL", "200"))
 THROUGHPUT = int(os.environ.get("BENCH_THROUGHPUT", "1000"))
@@ -359,15 +359,8 @@ def _meter(service: Service, mode: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.runs")
-    parser.add_argument("--mode", choices=("postgres", "embedded", "both"), default="both")
-    args = parser.parse_args()
-    if args.mode == "both":
-        for mode in ("postgres", "embedded"):
-            subprocess.run([sys.executable, "-m", "bench.runs", "--mode", mode], check=True)
-        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
-    run_mode(args.mode)
+    run_modes("bench.runs", {mode: partial(run_mode, mode) for mode in ("postgres", "embedded")})
 
 
 if __name__ == "__main__":
