@@ -48,7 +48,7 @@ check: lint test ## lint, then test
 bench-releases: $(STAMP) services ## release coordination latency benchmark (bench/releases)
 	$(BIN)/python -m bench.releases
 
-bench-queue: $(STAMP) services ## task tracker throughput benchmark (bench/queue)
+bench-queue: $(STAMP) services ## task tracker throughput benchmark on PostgreSQL and the embedded default (bench/queue)
 	$(BIN)/python -m bench.queue
 
 bench-jobs: $(STAMP) services ## Scale scheduler and job round-trip benchmark (bench/jobs)

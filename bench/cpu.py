@@ -66,12 +66,15 @@ class Meter:
         self,
         trees: dict[str, Callable[[], Iterable[int]]],
         counters: dict[str, Callable[[dict[str, float]], float]] | None = None,
+        servers: tuple[str, ...] = tuple(SERVER_COMMS),
     ) -> None:
         # trees: group name -> the leader pids (evaluated at each reading, so a restarted
         # process is followed). counters: group name -> CPU-seconds read another way (a
         # cgroup), given the tree readings (to subtract what they already count).
         self.trees = trees
         self.counters = counters or {}
+        # The server groups counted by comm (a bench on SQLite has no PostgreSQL of its own).
+        self.servers = servers
         self.before: dict[str, float] = {}
         self.started = 0.0
         self.phases: dict[str, dict[str, float]] = {}
@@ -87,7 +90,8 @@ class Meter:
                 pids |= _tree(table, leader)
             claimed |= pids
             out[name] = sum(sum(table[p][2]) for p in pids) / TICK
-        for name, comms in SERVER_COMMS.items():
+        for name in self.servers:
+            comms = SERVER_COMMS[name]
             out[name] = sum(sum(t) for c, _, t in table.values() if c in comms) / TICK
         own = table[me][2]
         others = _tree(table, me) - claimed
@@ -150,3 +154,16 @@ class CpuacctGroup:
     def seconds(self) -> float:
         with open(os.path.join(self.path, "cpuacct.usage")) as fh:
             return int(fh.read()) / 1e9
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """The live children of `pid`, each with its command line (arguments joined by spaces)."""
+    out = []
+    for child, (_, ppid, _) in _table().items():
+        if ppid == pid:
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as fh:
+                    out.append((child, fh.read().replace(b"\0", b" ").decode(errors="replace")))
+            except OSError:
+                pass
+    return out

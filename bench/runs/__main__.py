@@ -22,7 +22,6 @@ detach from the worker's process tree, so the worker runs inside a cpuacct cgrou
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -32,11 +31,14 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench.service import Service, run_modes, start_embedded, web_up  # noqa: E402
 
 SEQUENTIAL = int(os.environ.get("BENCH_SEQUENTIAL", "200"))
 THROUGHPUT = int(os.environ.get("BENCH_THROUGHPUT", "1000"))
@@ -71,58 +73,17 @@ def _recreate_database() -> None:
     admin.close()
 
 
-class Service:
-    """The running service under test: its URL, an admin token, its processes, a ping."""
+def _service(mode: str, logs: Path, data: Path) -> Service:
+    from bench.cpu import CpuacctGroup
 
-    def __init__(self, mode: str, logs: Path, data: Path) -> None:
-        from bench.cpu import CpuacctGroup
-
-        self.mode = mode
-        self.logs = logs
-        self.data = data
-        self.group = CpuacctGroup(f"regatta-bench-runs-{uuid.uuid4().hex[:8]}")
-        self.procs: list[subprocess.Popen] = []
-        self.env = dict(
-            os.environ,
-            REGATTA_DATA_DIR=str(data),
-            EXECUTIONS_SLOTS=str(SLOTS),
-            EXECUTIONS_HOST=f"bench-{mode}",
-            PYTHONUNBUFFERED="1",
-            LOG_LEVEL="WARNING",
-        )
-
-    def spawn(self, name: str, argv: list[str], *, in_group: bool = False) -> subprocess.Popen:
-        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (the child owns it)
-        group = self.group
-
-        def join() -> None:
-            group.add(os.getpid())
-
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=join if in_group else None,
-        )
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        import signal
-
-        for proc in reversed(self.procs):
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+    env = dict(
+        os.environ,
+        EXECUTIONS_SLOTS=str(SLOTS),
+        EXECUTIONS_HOST=f"bench-{mode}",
+        LOG_LEVEL="WARNING",
+    )
+    group = CpuacctGroup(f"regatta-bench-runs-{uuid.uuid4().hex[:8]}")
+    return Service(logs=logs, data=data, env=env, group=group)
 
 
 def _start_postgres(service: Service) -> tuple[str, str]:
@@ -171,7 +132,7 @@ def _start_postgres(service: Service) -> tuple[str, str]:
         in_group=True,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _up(url), timeout=60, message="web up")
+    wait_until(lambda: web_up(url), timeout=60, message="web up")
     token = subprocess.run(
         [sys.executable, "manage.py", "create_token", "--role", "admin", "--name", "bench"],
         cwd=ROOT,
@@ -181,31 +142,6 @@ def _start_postgres(service: Service) -> tuple[str, str]:
         text=True,
     ).stdout.split()[-1]
     return url, token
-
-
-def _start_embedded(service: Service) -> tuple[str, str]:
-    from tests.support.processes import free_port, wait_until
-
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-        service.env.pop(name, None)
-    port = free_port()
-    service.env.update(PORT=str(port), FLOWER_PORT=str(free_port()))
-    # The whole launcher joins the group: web, beat and Flower are in its tree and subtracted.
-    service.spawn("make-run", [sys.executable, "deploy/run.py"], in_group=True)
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _up(url), timeout=180, message="make run's web up")
-    token_file = service.data / "admin-token"
-    wait_until(token_file.exists, timeout=30, message="admin token file")
-    return url, token_file.read_text().strip()
-
-
-def _up(url: str) -> bool:
-    import requests
-
-    try:
-        return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def _ping_floor(service: Service, n: int = 50) -> list[float]:
@@ -301,11 +237,11 @@ def run_mode(mode: str) -> None:
 
     logs = Path(tempfile.mkdtemp(prefix=f"bench-runs-{mode}-"))
     data = Path(tempfile.mkdtemp(prefix=f"bench-runs-{mode}-data-"))
-    service = Service(mode, logs, data)
+    service = _service(mode, logs, data)
     if mode == "postgres":
         os.environ.update(DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL)
     try:
-        url, token = (_start_postgres if mode == "postgres" else _start_embedded)(service)
+        url, token = (_start_postgres if mode == "postgres" else start_embedded)(service)
         client = Client(url, token)
         meter = _meter(service, mode)
         print(f"\n== bench.runs on {mode} ({SLOTS} slots; logs in {logs})")
@@ -423,15 +359,8 @@ def _meter(service: Service, mode: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.runs")
-    parser.add_argument("--mode", choices=("postgres", "embedded", "both"), default="both")
-    args = parser.parse_args()
-    if args.mode == "both":
-        for mode in ("postgres", "embedded"):
-            subprocess.run([sys.executable, "-m", "bench.runs", "--mode", mode], check=True)
-        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
-    run_mode(args.mode)
+    run_modes("bench.runs", {mode: partial(run_mode, mode) for mode in ("postgres", "embedded")})
 
 
 if __name__ == "__main__":
