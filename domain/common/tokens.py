@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -102,7 +103,9 @@ def token_authenticate(*, plaintext: str) -> ApiToken | None:
         return None
     digest = hash_token(plaintext)
     now = timezone.now()
-    token = next(iter(ApiToken.objects.raw(_AUTHENTICATE_SQL, [digest, now])), None)
+    # As the ORM would send it: SQLite compares datetimes as text in its own format.
+    at = connection.ops.adapt_datetimefield_value(now)
+    token = next(iter(ApiToken.objects.raw(_AUTHENTICATE_SQL, [digest, at])), None)
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

@@ -65,8 +65,10 @@ def _lock_tasks(release_id: str, state: str) -> list[Task]:
 # The rows a report (PATCH or poll) reads and locks, as SQL: every report runs each of these
 # once, and building them with the ORM cost more CPU than running them. A raw queryset still
 # applies each field's conversions; the statements and their order are those the ORM sent.
-_LOCK_RELEASE_SQL = "SELECT * FROM releases_release WHERE kf_id = %s FOR UPDATE"
-_LOCK_TASK_SQL = "SELECT * FROM releases_task WHERE kf_id = %s FOR UPDATE"
+# SQLite has no FOR UPDATE: its transactions take the database's write lock at BEGIN
+# (transaction_mode IMMEDIATE, orchestrator/settings.py), which serializes reports already.
+_LOCK_RELEASE_SQL = "SELECT * FROM releases_release WHERE kf_id = %s{for_update}"
+_LOCK_TASK_SQL = "SELECT * FROM releases_task WHERE kf_id = %s{for_update}"
 _REPORTED_TASK_SQL = (
     "SELECT kf_id, release_id, task_service_id, state, progress, reported_at"
     " FROM releases_task WHERE kf_id = %s"
@@ -76,7 +78,8 @@ _TASK_STATES_SQL = "SELECT state FROM releases_task WHERE release_id = %s"
 
 def _row(model: type[M], sql: str, pk: str) -> M:
     """The one row `sql` selects by primary key, as a model instance; NotFound without one."""
-    row = next(iter(model.objects.raw(sql, [pk])), None)
+    for_update = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    row = next(iter(model.objects.raw(sql.format(for_update=for_update), [pk])), None)
     if row is None:
         raise NotFound("Not found.")
     return row
