@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -14,6 +15,7 @@ from django.core.management.base import CommandError
 from django.db import OperationalError, connection
 from django.test import TransactionTestCase
 
+from tests.support.executions import dispatch_messages_dropped
 from tests.support.processes import (
     child_env,
     database_url_for,
@@ -60,6 +62,13 @@ def _flush_retrying_deadlocks(flush):
 TransactionTestCase._fixture_teardown = _flush_retrying_deadlocks(
     TransactionTestCase._fixture_teardown
 )
+
+
+@pytest.fixture
+def no_dispatch_messages() -> Iterator[None]:
+    """Committed executions send no dispatch message (see `dispatch_messages_dropped`)."""
+    with dispatch_messages_dropped():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,11 @@ from orchestrator.engines import hosting, launching
 from orchestrator.lifecycles import executions as lifecycle
 from tests.support.executions import OWNER, clusters_known, unique_name
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The tests dispatch themselves: a worker of the session must not dispatch their executions first.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("no_dispatch_messages"),
+]
 
 
 @pytest.fixture

@@ -50,6 +50,22 @@ def unique_name(prefix: str) -> str:
 
 
 @contextmanager
+def dispatch_messages_dropped() -> Iterator[None]:
+    """While inside, a committed execution sends no `executions.dispatch` message: the test
+    dispatches itself, and a worker of the session (which consumes the executions queue) would
+    otherwise dispatch first, out of the test's sight."""
+    from domain.common import steps
+    from domain.executions.steps import DispatchCluster
+
+    original = steps._handlers[DispatchCluster]
+    steps._handlers[DispatchCluster] = lambda step: None
+    try:
+        yield
+    finally:
+        steps._handlers[DispatchCluster] = original
+
+
+@contextmanager
 def clusters_known(*names: str, engine: str = "local") -> Iterator[None]:
     """The test process knows `names` as clusters of `engine` (beside whatever it knew) while
     inside, as the web process of a deployment would. Its environment is left alone, so no

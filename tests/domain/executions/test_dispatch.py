@@ -109,16 +109,15 @@ def test_an_unknown_cluster_dispatches_nothing(make_host, make_execution):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dispatch_meeting_another_on_the_same_host_waits_instead_of_skipping(
-    make_host, make_execution, monkeypatch
+    make_host, make_execution, no_dispatch_messages
 ):
     # Dispatcher one holds host-a's lock and has read the queue already; Bob's execution is
     # committed after that read. Dispatcher two, sent for Bob's execution, must not skip the
     # busy host: it would leave Bob queued beside a free slot.
     from django.db import connection, transaction
 
-    # Bob's committed execution must not send its own dispatch message: a worker of this
-    # session would be a third dispatcher, and could take Bob before dispatcher two.
-    monkeypatch.setattr("domain.common.steps._run_logged", lambda step: None)
+    # Bob's committed execution sends no dispatch message of its own (no_dispatch_messages): a
+    # worker of this session would be a third dispatcher, and could take Bob before dispatcher two.
     make_host(slots=2)
     holding, release = threading.Event(), threading.Event()
 
