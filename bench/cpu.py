@@ -14,6 +14,7 @@ and the bench's other descendants (client processes; their reaped CPU is the ben
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -154,6 +155,13 @@ class CpuacctGroup:
     def seconds(self) -> float:
         with open(os.path.join(self.path, "cpuacct.usage")) as fh:
             return int(fh.read()) / 1e9
+
+    def remove(self) -> None:
+        """Remove the group and the sub-groups its runs left, deepest first; a group that still
+        holds a process stays (the kernel refuses), and so do its parents."""
+        for directory, _, _ in sorted(os.walk(self.path), key=lambda w: -w[0].count("/")):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
 
 
 def children(pid: int) -> list[tuple[int, str]]:

@@ -65,6 +65,8 @@ class Service:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+        if self.group is not None:
+            self.group.remove()
 
 
 def web_up(url: str) -> bool:

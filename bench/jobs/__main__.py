@@ -16,7 +16,6 @@ scratch database recreated at start).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import statistics
@@ -257,8 +256,7 @@ def measure_round_trip() -> tuple[list[float], list[float], list[float]]:
         print(f"  pings {Meter.format(meter.phase('pings'))}")
     finally:
         worker.stop()
-        with contextlib.suppress(OSError):
-            os.rmdir(group.path)  # empty once every supervisor has ended
+        group.remove()  # empty once every supervisor has ended
     forks = []
     for _ in range(SEQUENTIAL):
         started = time.perf_counter()
