@@ -23,6 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER_URLS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
 
 
+# The benches' Redis db when BENCH_REDIS_URL (bench/queue: REDIS_URL) is not set: below the test
+# suite's dbs (4-15, tests/support/env_defaults.py), so a bench beside `make test` takes none of
+# its messages.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
+
+
 class Service:
     """The running service under test: its processes, their logs and its data directory."""
 

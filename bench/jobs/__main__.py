@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from bench.service import DEFAULT_REDIS_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -36,7 +38,7 @@ DECISIONS = int(os.environ.get("BENCH_DECISIONS", "3000"))
 DB_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/regatta_bench_jobs"
 )
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
 LIMITS = [None, 4, 8, 2, None, 6, 3, None, 5, 1]
 PAUSED = {2, 6}
 FLOOR_SQL = (

@@ -39,6 +39,7 @@ from bench.queue.tracker import (
     print_drain,
     timed,
 )
+from bench.service import DEFAULT_REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +51,7 @@ def _env() -> dict[str, str]:
     return dict(
         os.environ,
         DATABASE_URL=dsn,
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        REDIS_URL=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
         DJANGO_SETTINGS_MODULE="orchestrator.settings",
         LOG_LEVEL="WARNING",
         # 17 workers are created from one address at once: past the per-address default.

@@ -19,7 +19,7 @@ PATCH and state change as an event on a queue, so the harness itself costs littl
 Everything runs for real: gunicorn, Celery workers (a prefork worker on `default` -c 2 and one
 on `outbound` -c 4), beat, PostgreSQL and Redis. Defaults use their own database and Redis db:
 BENCH_DATABASE_URL (postgres://postgres:postgres@127.0.0.1:5432/regatta_bench_releases) and
-BENCH_REDIS_URL (redis://127.0.0.1:6379/15). Knobs: BENCH_RELEASES (50), BENCH_SERVICES (20),
+BENCH_REDIS_URL (redis://127.0.0.1:6379/3). Knobs: BENCH_RELEASES (50), BENCH_SERVICES (20),
 BENCH_POLL_INTERVAL (2 s), BENCH_OUTBOUND_POOL (prefork; or threads), BENCH_OUTBOUND_PROCS (4),
 BENCH_OUTBOUND_THREADS (32, threads pool), BENCH_WEB_WORKERS (3).
 """
@@ -36,11 +36,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from bench.service import DEFAULT_REDIS_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 DB_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/regatta_bench_releases"
 )
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
 os.environ.update(DATABASE_URL=DB_URL, REDIS_URL=REDIS_URL)
 os.environ.pop("CELERY_BROKER_URL", None)
 os.environ.pop("CELERY_RESULT_BACKEND", None)

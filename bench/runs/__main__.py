@@ -38,7 +38,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.service import Service, run_modes, start_embedded, web_up  # noqa: E402
+from bench.service import DEFAULT_REDIS_URL, Service, run_modes, start_embedded, web_up  # noqa: E402
 
 SEQUENTIAL = int(os.environ.get("BENCH_SEQUENTIAL", "200"))
 THROUGHPUT = int(os.environ.get("BENCH_THROUGHPUT", "1000"))
@@ -51,7 +51,7 @@ POLL = 0.02
 DB_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/regatta_bench_runs"
 )
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
 
 
 def pct(values: list[float], p: float) -> float:
