@@ -145,15 +145,20 @@ def execution_end(
     reason: str,
     usage: dict | None = None,
     log_lines: list[str] | None = None,
+    log_stderr: list[int] | None = None,
     log_first_line: int = 0,
 ) -> bool:
     """The command is over. Frees its slot: the cluster's next queued execution is dispatched.
-    `log_lines` (numbered from `log_first_line`) are the output not stored yet: they are stored
+    `log_lines` (numbered from `log_first_line`; `log_stderr` the indexes of those from stderr)
+    are the output not stored yet: they are stored
     in the same transaction, so the end is never visible before the last lines."""
     with transaction.atomic():
         if log_lines:
             execution_log_append(
-                execution_id=execution_id, first_line=log_first_line, lines=log_lines
+                execution_id=execution_id,
+                first_line=log_first_line,
+                lines=log_lines,
+                stderr=log_stderr,
             )
         result = execution_transition(
             execution_id=execution_id,

@@ -136,12 +136,15 @@ class ExecutionEvent(models.Model):
 
 class LogChunk(models.Model):
     """Consecutive lines of one execution's combined output. Lines are numbered from 0; a chunk
-    holds lines [first_line, first_line + line_count), each ending in "\\n"."""
+    holds lines [first_line, first_line + line_count), each ending in "\\n".
+    `stderr` holds which of them came from stderr: [start, stop) ranges of indexes relative to
+    first_line, ascending (empty: all from stdout, as the docker engine's all are)."""
 
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_chunks")
     first_line = models.PositiveBigIntegerField()
     line_count = models.PositiveIntegerField()
     text = models.TextField()
+    stderr = models.JSONField(default=list)
 
     class Meta:
         constraints = [

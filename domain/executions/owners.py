@@ -34,6 +34,11 @@ class WorkdirHooks:
     # writes. An engine that binds the scratch directory into a container binds these
     # read-write and hands them to the container's user; the rest stays read-only.
     writable: tuple[str, ...] = ()
+    # The owner serves stderr apart (Scale's logs): the local engine reads it from its own
+    # pipe. Two pipes lose the order between the streams when both have data waiting (a `bash
+    # -x` trace and a builtin's output are written microseconds apart), so an owner whose
+    # output is read combined (Flotilla) keeps the one joined pipe, in exact order.
+    separate_stderr: bool = False
 
 
 _workdir_hooks: dict[str, WorkdirHooks] = {}

@@ -69,18 +69,33 @@ def execution_log_page(
 
 def execution_log_iter(*, execution_id: str) -> Iterator[str]:
     """The whole output, chunk by chunk, reading a few chunks at a time."""
+    for text, _ in execution_log_chunks(execution_id=execution_id):
+        yield text
+
+
+def execution_log_chunks(*, execution_id: str) -> Iterator[tuple[str, list[list[int]]]]:
+    """The whole output, chunk by chunk (each with its stderr ranges: LogChunk.stderr), reading
+    a few chunks at a time."""
     after = -1
     while True:
         batch = list(
             LogChunk.objects.filter(execution_id=execution_id, first_line__gt=after)
             .order_by("first_line")
-            .values_list("first_line", "text")[:STREAM_BATCH]
+            .values_list("first_line", "text", "stderr")[:STREAM_BATCH]
         )
         if not batch:
             return
-        for first_line, text in batch:
-            yield text
+        for first_line, text, stderr in batch:
+            yield text, stderr
             after = first_line
+
+
+def stderr_flags(ranges: list[list[int]], count: int) -> list[bool]:
+    """For each of a chunk's `count` lines, whether it came from stderr."""
+    flags = [False] * count
+    for start, stop in ranges:
+        flags[start:stop] = [True] * (min(stop, count) - start)
+    return flags
 
 
 def _lines(text: str) -> list[str]:

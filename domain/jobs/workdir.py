@@ -173,5 +173,10 @@ def _store(record: JobExecution, output: str, path: Path) -> int:
 
 
 owner_workdir("jobs.job")(
-    WorkdirHooks(prepare=job_workdir_prepare, collect=job_workdir_collect, writable=(OUTPUTS_DIR,))
+    WorkdirHooks(
+        prepare=job_workdir_prepare,
+        collect=job_workdir_collect,
+        writable=(OUTPUTS_DIR,),
+        separate_stderr=True,
+    )
 )

@@ -53,6 +53,7 @@ def launch_spec(order: LaunchOrder) -> LaunchSpec:
         options=options,
         mounts=order.mounts,
         stages_files=order.stages_files,
+        separate_stderr=hooks.separate_stderr if hooks else False,
     )
 
 

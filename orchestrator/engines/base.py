@@ -49,6 +49,9 @@ class LaunchSpec:
     # The owner stages files in the scratch directory or collects files from it: an engine that
     # has no scratch directory on a host (kubernetes) refuses the launch.
     stages_files: bool = False
+    # Stderr read apart from stdout, each line marked (WorkdirHooks.separate_stderr; only the
+    # local engine does; the others join it into stdout).
+    separate_stderr: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,11 @@ class Process(Protocol):
     def lines(self) -> Iterator[bytes]:
         """The combined stdout/stderr, line by line (each ending in b"\\n" except perhaps the
         last); ends when the output closes. Never holds the whole output in memory."""
+        ...
+
+    def tagged_lines(self) -> Iterator[tuple[bytes, bool]]:
+        """`lines()`, each with whether it came from stderr (the local engine reads the two
+        apart; the docker engine joins them, all marked stdout)."""
         ...
 
     def wait(self) -> Exit:

@@ -413,6 +413,12 @@ class DockerProcess:
         # its cut, so no line is ever whole in memory.
         yield from split_lines(self._output(), max_line=conf.LOG_MAX_LINE_BYTES)
 
+    def tagged_lines(self) -> Iterator[tuple[bytes, bool]]:
+        # The container's command joins its stderr into its stdout (2>&1), so every line is
+        # marked stdout, in order, as Flotilla's logs have it.
+        for line in self.lines():
+            yield line, False
+
     def _output(self) -> Iterator[bytes]:
         """The container's output from its first byte to its last, chunk by chunk."""
         # The SDK turns the socket blocking for a followed stream, so a quiet command does not

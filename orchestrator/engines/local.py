@@ -16,6 +16,7 @@ import ctypes
 import os
 import pwd
 import resource
+import selectors
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,7 @@ from domain.common.env import env_int, env_str
 from domain.executions import conf
 from orchestrator.engines.base import Capacity, Exit, LaunchRefused, LaunchSpec
 from orchestrator.engines.cgroups import RunGroup
-from orchestrator.engines.lines import split_lines
+from orchestrator.engines.lines import LineSplitter
 from orchestrator.engines.sandbox import sandbox_argv
 from orchestrator.engines.scratch import scratch_make, scratch_prepare, scratch_root
 
@@ -90,7 +91,7 @@ class LocalEngine:
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stderr=subprocess.PIPE if spec.separate_stderr else subprocess.STDOUT,
                 cwd=workdir,
                 env=env,
                 start_new_session=True,
@@ -169,18 +170,39 @@ class LocalProcess:
         self._killed_by_us = False
 
     def lines(self) -> Iterator[bytes]:
+        for line, _ in self.tagged_lines():
+            yield line
+
+    def tagged_lines(self) -> Iterator[tuple[bytes, bool]]:
+        """Each line with whether it came from stderr, in the order the lines completed. The
+        two pipes are read as data arrives on either (one selector loop); each keeps its own
+        unfinished line, bounded as split_lines bounds it."""
         assert self.popen.stdout is not None
-        stream = self.popen.stdout
-
-        def chunks() -> Iterator[bytes]:
-            while True:
-                data = stream.read1(READ_SIZE)
-                if not data:
-                    return
-                yield data
-
-        yield from split_lines(chunks(), max_line=conf.LOG_MAX_LINE_BYTES)
-        stream.close()
+        pipes = {self.popen.stdout: False}
+        if self.popen.stderr is not None:
+            pipes[self.popen.stderr] = True
+        splitters = {pipe: LineSplitter(max_line=conf.LOG_MAX_LINE_BYTES) for pipe in pipes}
+        with selectors.DefaultSelector() as selector:
+            for pipe in pipes:
+                selector.register(pipe, selectors.EVENT_READ)
+            while selector.get_map():
+                # Both pipes ready at once: stderr's first, since a trace line of `bash -x`
+                # is written before the output of the command it announces (a guess: the
+                # order between two pipes is lost; see WorkdirHooks.separate_stderr).
+                ready = sorted(selector.select(), key=lambda event: not pipes[event[0].fileobj])
+                for key, _ in ready:
+                    pipe = key.fileobj
+                    # One read of what is there: os.read never waits for more once the
+                    # selector said the pipe is readable.
+                    data = os.read(key.fd, READ_SIZE)
+                    if data:
+                        lines = splitters[pipe].feed(data)
+                    else:
+                        selector.unregister(pipe)
+                        lines = splitters[pipe].finish()
+                        pipe.close()
+                    for line in lines:
+                        yield line, pipes[pipe]
 
     def finished(self) -> bool:
         return self.popen.poll() is not None

@@ -140,14 +140,19 @@ class LineBuffer:
     def __init__(self, max_bytes: int = BUFFER_BYTES) -> None:
         self.max_bytes = max_bytes
         self._lines: collections.deque[bytes] = collections.deque()
+        # Which of them (indexes into `_lines`) came from stderr: kept apart, so output that
+        # is all stdout (most, and all of the docker engine's) costs nothing more per line.
+        self._stderr: list[int] = []
         self._bytes = 0
         self._closed = False
         self._cond = threading.Condition(threading.Lock())
 
-    def put(self, line: bytes) -> None:
+    def put(self, line: bytes, from_stderr: bool = False) -> None:
         with self._cond:
             while self._bytes >= self.max_bytes:
                 self._cond.wait()
+            if from_stderr:
+                self._stderr.append(len(self._lines))
             self._lines.append(line)
             self._bytes += len(line)
             self._cond.notify_all()
@@ -157,17 +162,18 @@ class LineBuffer:
             self._closed = True
             self._cond.notify_all()
 
-    def take(self, timeout: float) -> tuple[list[bytes], bool]:
-        """What waits (after up to `timeout` seconds for something), and whether that was the
-        end of the output."""
+    def take(self, timeout: float) -> tuple[list[bytes], list[int], bool]:
+        """What waits (after up to `timeout` seconds for something), which of it (indexes)
+        came from stderr, and whether that was the end of the output."""
         with self._cond:
             if not self._lines and not self._closed:
                 self._cond.wait(timeout)
-            lines = list(self._lines)
+            lines, stderr = list(self._lines), self._stderr
             self._lines.clear()
+            self._stderr = []
             self._bytes = 0
             self._cond.notify_all()
-            return lines, self._closed
+            return lines, stderr, self._closed
 
 
 class Supervisor:
@@ -181,6 +187,8 @@ class Supervisor:
         self.next_line = 0
         # Decoded lines not written yet, and their size.
         self.pending: list[str] = []
+        # Which of them (indexes into `pending`) came from stderr.
+        self.pending_stderr: list[int] = []
         self.pending_bytes = 0
         self.ending: Ending | None = None
         self.leftovers_killed = False
@@ -250,8 +258,8 @@ class Supervisor:
         while output_open or not _finished(process):
             timeout = max(0.0, min(flush_at, next_beat) - time.monotonic())
             if output_open:
-                lines, closed = self.buffer.take(timeout)
-                self._collect(lines)
+                lines, stderr, closed = self.buffer.take(timeout)
+                self._collect(lines, stderr)
                 output_open = not closed
             else:
                 # The command closed its output but runs on: keep heartbeating and watching
@@ -277,8 +285,13 @@ class Supervisor:
         reader.join()
         return process.wait()
 
-    def _collect(self, lines: list[bytes]) -> None:
-        for line in lines:
+    def _collect(self, lines: list[bytes], stderr: list[int]) -> None:
+        stderr_at = iter(stderr)
+        next_stderr = next(stderr_at, -1)
+        for index, line in enumerate(lines):
+            if index == next_stderr:
+                self.pending_stderr.append(len(self.pending))
+                next_stderr = next(stderr_at, -1)
             self.pending.append(line.decode("utf-8", "replace"))
             self.pending_bytes += len(line)
             if (
@@ -289,8 +302,8 @@ class Supervisor:
 
     def _read(self, process: Process) -> None:
         try:
-            for line in process.lines():
-                self.buffer.put(line)
+            for line, from_stderr in process.tagged_lines():
+                self.buffer.put(line, from_stderr)
         finally:
             self.buffer.close()
 
@@ -301,8 +314,9 @@ class Supervisor:
                 execution_id=self.order.execution_id,
                 first_line=self.next_line,
                 lines=self.pending,
+                stderr=self.pending_stderr,
             )
-            self.pending, self.pending_bytes = [], 0
+            self.pending, self.pending_stderr, self.pending_bytes = [], [], 0
 
     def _check_stop(self, process: Process) -> None:
         if self.ending is not None:
@@ -359,9 +373,10 @@ class Supervisor:
             reason=reason,
             usage=usage,
             log_lines=self.pending,
+            log_stderr=self.pending_stderr,
             log_first_line=self.next_line,
         )
-        self.pending, self.pending_bytes = [], 0
+        self.pending, self.pending_stderr, self.pending_bytes = [], [], 0
 
     def _db(self, write: Callable[..., T], **kwargs) -> T:
         """`write(**kwargs)`, retried while the database is unreachable: each write is a

@@ -7,8 +7,13 @@ import pytest
 
 from domain.executions.logs import execution_log_append
 from domain.executions.models import Execution, LogChunk
-from domain.executions.selectors import execution_log_iter, execution_log_page
-from orchestrator.engines.lines import TRUNCATED, split_lines
+from domain.executions.selectors import (
+    execution_log_chunks,
+    execution_log_iter,
+    execution_log_page,
+    stderr_flags,
+)
+from orchestrator.engines.lines import TRUNCATED, LineSplitter, split_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +144,25 @@ def test_a_retried_write_is_stored_once(execution):
     assert first == again == 2
     assert "".join(execution_log_iter(execution_id=execution.id)) == "a\nb\n"
     assert Execution.objects.get(pk=execution.id).log_lines == 2
+
+
+def test_it_stores_which_lines_came_from_stderr_as_ranges(execution):
+    lines = [f"{n}\n" for n in range(7)]
+    execution_log_append(execution_id=execution.id, first_line=0, lines=lines[:4], stderr=[0, 1, 3])
+    execution_log_append(execution_id=execution.id, first_line=4, lines=lines[4:])
+    execution_log_append(execution_id=execution.id, first_line=4, lines=lines[4:], stderr=[0])
+
+    chunks = list(execution_log_chunks(execution_id=execution.id))
+    assert chunks == [("0\n1\n2\n3\n", [[0, 2], [3, 4]]), ("4\n5\n6\n", [])]
+    assert stderr_flags(chunks[0][1], 4) == [True, True, False, True]
+    assert stderr_flags([], 3) == [False, False, False]
+    # Flotilla's reads are the combined output, whatever the streams.
+    assert "".join(execution_log_iter(execution_id=execution.id)) == "".join(lines)
+
+
+def test_a_splitter_fed_piecemeal_cuts_the_lines_split_lines_cuts():
+    data = b"short\n" + b"x" * 25 + b"\nlast"
+    whole = list(split_lines([data], max_line=10))
+    splitter = LineSplitter(max_line=10)
+    fed = [line for byte in range(len(data)) for line in splitter.feed(data[byte : byte + 1])]
+    assert fed + splitter.finish() == whole == [b"short\n", b"x" * 10 + TRUNCATED, b"last\n"]
