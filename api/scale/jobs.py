@@ -29,7 +29,7 @@ from api.scale.job_schemas import (
     ScaleFileOut,
 )
 from api.scale.params import order_fields, order_param, parse_time, time_param
-from domain.executions.selectors import execution_get, execution_log_iter
+from domain.executions.selectors import execution_get, execution_log_chunks, stderr_flags
 from domain.jobs import job_selectors, queueing
 from domain.jobs.job_selectors import JobFilter
 from domain.jobs.models import ErrorCategory, JobStatus
@@ -204,37 +204,50 @@ def get_job_execution(
 )
 def get_job_execution_logs(request: HttpRequest, stream: str, job_exe_id: int = _id()):
     """The execution's output as the original's JSON list of lines; 204 when there is none.
-    The engines join stderr into stdout in order: `stdout` and `combined` serve that one
-    stream, `stderr` has nothing of its own (204)."""
+    `stdout` and `stderr` serve the lines of that stream, `combined` all of them in order; each
+    line says its stream. The docker engine joins stderr into stdout: its lines are all stdout."""
     if stream not in STREAMS:
         return Status(404, {"detail": "Not found."})
     record = job_selectors.job_execution_by_id(job_exe_id=job_exe_id)
     execution = execution_get(execution_id=record.execution_id)
-    if stream == "stderr" or execution.log_lines == 0:
+    if execution.log_lines == 0:
         return HttpResponse(status=204)
-    lines = _log_lines(record.pk, execution)
-    return StreamingHttpResponse(lines, content_type="application/json")
+    lines = _log_lines(record.pk, execution, stream)
+    # The first line of the stream, if any, decides between 204 and a list.
+    first = next(lines, None)
+    if first is None:
+        return HttpResponse(status=204)
+    return StreamingHttpResponse(_json_list(first, lines), content_type="application/json")
 
 
-def _log_lines(job_exe_id: int, execution) -> Iterator[str]:
-    """The JSON list, a chunk of lines at a time: a long log is never whole in memory."""
+def _json_list(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield "[" + first
+    for line in rest:
+        yield "," + line
+    yield "]"
+
+
+def _log_lines(job_exe_id: int, execution, stream: str) -> Iterator[str]:
+    """The stream's lines, each as JSON, a chunk at a time: a long log is never whole in memory.
+    `scale_order_num` is the line's place in the combined output, so the two streams merge."""
     stamp = (execution.finished_at or execution.started_at or execution.queued_at).isoformat()
     number = 0
-    yield "["
-    for text in execution_log_iter(execution_id=execution.id):
-        for message in text.split("\n")[:-1]:
-            line = {
-                "message": message,
-                "@timestamp": stamp,
-                "scale_order_num": number,
-                "scale_task": execution.id,
-                "scale_job_exe": str(job_exe_id),
-                "scale_node": execution.host,
-                "stream": "stdout",
-            }
-            yield ("," if number else "") + json.dumps(line)
+    for text, stderr in execution_log_chunks(execution_id=execution.id):
+        messages = text.split("\n")[:-1]
+        for message, from_stderr in zip(messages, stderr_flags(stderr, len(messages)), strict=True):
+            name = "stderr" if from_stderr else "stdout"
+            if stream in ("combined", name):
+                line = {
+                    "message": message,
+                    "@timestamp": stamp,
+                    "scale_order_num": number,
+                    "scale_task": execution.id,
+                    "scale_job_exe": str(job_exe_id),
+                    "scale_node": execution.host,
+                    "stream": name,
+                }
+                yield json.dumps(line)
             number += 1
-    yield "]"
 
 
 @router.get("/v6/files/", response=answers({200: list[ScaleFileOut]}, *READ), auth=read_auth)

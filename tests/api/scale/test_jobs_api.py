@@ -46,14 +46,18 @@ def _body(typed, image, **extra):
     }
 
 
-def _run_to_end(job_id: int, *, code: int = 0, lines: list[str] = ()) -> Job:
+def _run_to_end(
+    job_id: int, *, code: int = 0, lines: list[str] = (), stderr: list[int] = ()
+) -> Job:
     jobs_schedule()
     job = Job.objects.get(pk=job_id)
     execution_dispatch(cluster="default")
     execution_launch_begin(execution_id=job.execution_id)
     execution_mark_running(execution_id=job.execution_id, engine_ref={})
     if lines:
-        execution_log_append(execution_id=job.execution_id, first_line=0, lines=list(lines))
+        execution_log_append(
+            execution_id=job.execution_id, first_line=0, lines=list(lines), stderr=list(stderr)
+        )
     execution_end(execution_id=job.execution_id, outcome=Outcome.EXITED, exit_code=code, reason="")
     return Job.objects.get(pk=job_id)
 
@@ -156,6 +160,37 @@ def test_it_shows_a_failed_jobs_executions_error_and_logs(bob, typed, image):
     assert bob.get("/v6/job-executions/999999/logs/stdout/").status_code == 404
     inputs = bob.get(f"/v6/jobs/{job_id}/input_files/").json()
     assert [f["file_name"] for f in inputs["results"]] == ["a.png"]
+
+
+def test_it_serves_stdout_stderr_and_combined_apart(bob, typed, image):
+    job_id = bob.post("/v6/jobs/", _body(typed, image)).json()["id"]
+    host()
+    _run_to_end(job_id, lines=["+ echo a\n", "a\n", "oops\n", "b\n"], stderr=[0, 2])
+    exe_id = bob.get(f"/v6/jobs/{job_id}/executions/1/").json()["id"]
+
+    def served(stream: str) -> list[tuple[int, str, str]]:
+        answer = bob.get(f"/v6/job-executions/{exe_id}/logs/{stream}/")
+        assert answer.status_code == 200
+        lines = json.loads(b"".join(answer.streaming_content))
+        return [(line["scale_order_num"], line["stream"], line["message"]) for line in lines]
+
+    assert served("stdout") == [(1, "stdout", "a"), (3, "stdout", "b")]
+    assert served("stderr") == [(0, "stderr", "+ echo a"), (2, "stderr", "oops")]
+    assert served("combined") == [
+        (0, "stderr", "+ echo a"),
+        (1, "stdout", "a"),
+        (2, "stderr", "oops"),
+        (3, "stdout", "b"),
+    ]
+
+
+def test_it_answers_204_for_a_stream_without_lines(bob, typed, image):
+    job_id = bob.post("/v6/jobs/", _body(typed, image)).json()["id"]
+    host()
+    _run_to_end(job_id, lines=["+ false\n"], stderr=[0])
+    exe_id = bob.get(f"/v6/jobs/{job_id}/executions/1/").json()["id"]
+    assert bob.get(f"/v6/job-executions/{exe_id}/logs/stdout/").status_code == 204
+    assert bob.get(f"/v6/job-executions/{exe_id}/logs/stderr/").status_code == 200
 
 
 def test_it_answers_204_for_an_execution_without_output(bob, typed, image):
