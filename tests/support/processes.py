@@ -19,6 +19,8 @@ from urllib.parse import urlparse, urlunparse
 import redis
 import requests
 
+from tests.support.env_defaults import redis_db_moved
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 QUEUES = ("default", "outbound", "executions", "jobs")
@@ -49,9 +51,7 @@ def free_port() -> int:
 def suite_redis_url(offset: int) -> str:
     """The suite's Redis URL with its db moved up by `offset` (1: isolated stacks, 2: health
     checks; tests/support/env_defaults.py gives each xdist worker three dbs)."""
-    base = urlparse(os.environ["REDIS_URL"])
-    db = int(base.path.strip("/") or 0)
-    return urlunparse(base._replace(path=f"/{(db + offset) % 16}"))
+    return redis_db_moved(os.environ["REDIS_URL"], offset)
 
 
 def database_url_for(settings_dict: dict) -> str:
