@@ -5,9 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db import OperationalError
+
 from orchestrator.celery import app
 
 QUEUES = ("default", "outbound", "executions", "jobs")
+
+
+# For tasks that are idempotent against the database (a sweep, a dispatch, a schedule pass): a
+# deadlock victim or a dropped connection is tried again at once instead of waiting for the next
+# beat or the reconciler.
+RETRIED_ON_DATABASE_ERRORS: dict[str, Any] = {
+    "autoretry_for": (OperationalError,),
+    "max_retries": 5,
+    "retry_backoff": 1,
+}
 
 
 class TransientError(Exception):

@@ -13,8 +13,6 @@ import logging
 import os
 import signal
 
-from django.db import OperationalError
-
 from domain.executions import dispatch, launches, selectors, sweeps
 from domain.executions.models import ExecutionState, Outcome
 from orchestrator.engines import engine_named, is_host_engine
@@ -22,21 +20,13 @@ from orchestrator.engines import hosting as _hosting  # noqa: F401 (worker signa
 from orchestrator.engines.base import EngineUnavailable
 from orchestrator.engines.launching import launch_here
 from orchestrator.engines.remote import remote_poll
-from orchestrator.taskkit import TransientError, regatta_task
+from orchestrator.taskkit import RETRIED_ON_DATABASE_ERRORS, TransientError, regatta_task
 
 logger = logging.getLogger(__name__)
 
 
-# A dispatch is idempotent (it moves only QUEUED executions, under the host's row lock), so a
-# deadlock victim or a dropped connection is simply tried again rather than left to the
-# reconciler's next sweep.
-@regatta_task(
-    "executions.dispatch",
-    queue="executions",
-    autoretry_for=(OperationalError,),
-    max_retries=5,
-    retry_backoff=1,
-)
+# Idempotent: it moves only QUEUED executions, under the host's row lock.
+@regatta_task("executions.dispatch", queue="executions", **RETRIED_ON_DATABASE_ERRORS)
 def dispatch_cluster(self, cluster: str) -> int:
     return dispatch.execution_dispatch(cluster=cluster)
 

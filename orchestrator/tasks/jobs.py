@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from django.db import OperationalError
-
 from domain.jobs.load import job_load_measure
 from domain.jobs.scheduling import jobs_schedule
 from orchestrator.coalesce import asks_cleared
-from orchestrator.taskkit import regatta_task
+from orchestrator.taskkit import RETRIED_ON_DATABASE_ERRORS, regatta_task
 
 
-# Idempotent (jobs are taken with SKIP LOCKED, each type's count under its row lock): a deadlock
-# victim or a dropped connection is tried again at once rather than at the next beat.
-@regatta_task(
-    "jobs.schedule",
-    queue="jobs",
-    expires=10,
-    autoretry_for=(OperationalError,),
-    max_retries=5,
-    retry_backoff=1,
-)
+# Idempotent: jobs are taken with SKIP LOCKED, each type's count under its row lock.
+@regatta_task("jobs.schedule", queue="jobs", expires=10, **RETRIED_ON_DATABASE_ERRORS)
 def schedule(self) -> int:
     """Give queued jobs executions, as many as the jobs cluster has free slots."""
     asks_cleared("jobs.schedule")
