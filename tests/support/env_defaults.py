@@ -12,34 +12,11 @@ consume each other's Celery messages.
 from __future__ import annotations
 
 import os
-from urllib.parse import urlparse, urlunparse
+
+from tests.support.redis_dbs import redis_url_of_worker
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/regatta")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
-REDIS_DBS_PER_WORKER = 3
-
-
-def redis_db(url: str) -> int:
-    """The Redis db number `url` names (0 when it names none)."""
-    return int(urlparse(url).path.strip("/") or 0)
-
-
-def redis_db_moved(url: str, offset: int) -> str:
-    """`url` with its Redis db number moved by `offset`, within Redis's 16 dbs."""
-    return urlunparse(urlparse(url)._replace(path=f"/{(redis_db(url) + offset) % 16}"))
-
-
-def redis_url_of_worker(url: str, worker: str) -> str:
-    """The suite's Redis URL for xdist worker `gwN`: its db moved down by N × 3."""
-    offset = -REDIS_DBS_PER_WORKER * int(worker.removeprefix("gw"))
-    if redis_db(url) + offset < 0:
-        raise SystemExit(
-            f"xdist worker {worker} has no Redis db left below {url}: use fewer workers "
-            f"(-n) or a REDIS_URL with a higher db"
-        )
-    return redis_db_moved(url, offset)
-
-
 if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
     for _name in ("REDIS_URL", "RELEASES_ISOLATED_REDIS_URL"):
         if os.environ.get(_name):

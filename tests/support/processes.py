@@ -19,7 +19,7 @@ from urllib.parse import urlparse, urlunparse
 import redis
 import requests
 
-from tests.support.env_defaults import redis_db_moved
+from tests.support.redis_dbs import redis_db_moved
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
