@@ -6,8 +6,8 @@ with a builtin SYSTEM error that is never retried, and its event row names what 
     a manifest setting with no value (a secret one: none in the
       secret store; an empty value is no value)                   → missing-setting
 
-The configuration checked is the one the job runs with: its job type's as it was queued, section
-by section under the job's own (domain/jobs/queueing.py, seed_env.py). Registration and
+The configuration checked is the one the job runs with: its job type's as it was queued, field
+by field under the job's own (domain/jobs/queueing.py, seed_env.py). Registration and
 /validation only warn (MISSING_MOUNT / MISSING_SETTING): a type may be registered incomplete
 and completed per job.
 """

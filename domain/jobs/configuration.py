@@ -26,33 +26,50 @@ from domain.jobs.problems import ConfigurationInvalid, Problem
 from domain.jobs.workspaces import workspace_default_ensure
 
 DEFAULT_PRIORITY = 100
-SECTIONS = ("mounts", "output_workspaces", "priority", "settings")
 # Which schema locations have a name of their own in the original.
 _NAMED_LOCATIONS = {"version": "INVALID_VERSION", "priority": "INVALID_PRIORITY"}
 
 
 def configuration_parse(document: Any, *, base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A valid configuration with every section filled: from `base` (the job type's, when a
-    job brings its own configuration) or else the defaults."""
+    """A valid configuration with every section filled: field by field from `base` (the job
+    type's, when a job brings its own configuration) or else from the defaults."""
     document = {} if document is None else document
     violation = schema_violation(JOB_CONFIGURATION, document)
     if violation is not None:
         name = _NAMED_LOCATIONS.get(violation.location.split(".")[0], "INVALID_CONFIGURATION")
         raise ConfigurationInvalid(name, f"Invalid configuration: {violation}")
-    defaults = base or {
-        "mounts": {},
-        "output_workspaces": {"default": "", "outputs": {}},
-        "priority": DEFAULT_PRIORITY,
-        "settings": {},
-    }
-    filled = {s: copy.deepcopy(document[s] if s in document else defaults[s]) for s in SECTIONS}
-    filled["output_workspaces"].setdefault("default", "")
-    filled["output_workspaces"].setdefault("outputs", {})
+    filled = _inherited(copy.deepcopy(document), base or _DEFAULTS)
     for mount in filled["mounts"].values():
         if mount["type"] == "volume":
             mount.setdefault("driver", "")
             mount.setdefault("driver_opts", {})
     return filled
+
+
+_DEFAULTS: dict[str, Any] = {
+    "mounts": {},
+    "output_workspaces": {"default": "", "outputs": {}},
+    "priority": DEFAULT_PRIORITY,
+    "settings": {},
+}
+
+
+def _inherited(document: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """`document` over `base`, field by field (A.8): a job that sets one setting, mount or
+    output workspace keeps the type's others; its `priority` and `output_workspaces.default`
+    replace the type's only when given."""
+    base = copy.deepcopy(base)
+    workspaces = document.get("output_workspaces", {})
+    base_workspaces = base["output_workspaces"]
+    return {
+        "mounts": {**base["mounts"], **document.get("mounts", {})},
+        "output_workspaces": {
+            "default": workspaces.get("default", base_workspaces.get("default", "")),
+            "outputs": {**base_workspaces.get("outputs", {}), **workspaces.get("outputs", {})},
+        },
+        "priority": document.get("priority", base["priority"]),
+        "settings": {**base["settings"], **document.get("settings", {})},
+    }
 
 
 def configuration_check(

@@ -201,7 +201,7 @@ class Job(models.Model):
     input_file_size = models.FloatField(default=0)  # MiB, summed over the input files
     # {"files": {NAME: [file id, …]}, "json": {NAME: value}} once COMPLETED.
     output = models.JSONField(default=dict, blank=True)
-    # The job's configuration, its job type's inherited section by section (A.8), no secrets.
+    # The job's configuration, its job type's inherited field by field (A.8), no secrets.
     configuration = models.JSONField(default=dict)
     # {"cpus", "mem", "disk", "gpus", …} in the manifest's units (MiB), minimums applied.
     resources = models.JSONField(default=dict)

@@ -1,7 +1,7 @@
 """Where jobs enter the queue: a new job (POST /v6/jobs/, A.12), and cancel and requeue by filter
 (POST /v6/jobs/cancel/ and /requeue/).
 
-A new job takes its job type's latest revision, `max_tries`, and configuration section by section
+A new job takes its job type's latest revision, `max_tries`, and configuration field by field
 under its own (A.8); it is PENDING for an instant and QUEUED in the same transaction, so the queue
 sees it whole. Requeue gives a fresh budget of tries: `max_tries = num_exes + type's max_tries`.
 """
@@ -32,7 +32,7 @@ BULK_BATCH = 500
 
 def job_queue_new(*, job_type_id: int, data: Any, configuration: Any = None) -> Job:
     """Queue a job of an active job type with `data` (Data JSON) and an optional configuration
-    whose missing sections come from the job type's."""
+    whose missing fields come from the job type's."""
     job_type = JobType.objects.filter(pk=job_type_id).first()
     if job_type is None:
         raise InvalidInput(f"job_type_id: no job type with id {job_type_id}")

@@ -43,6 +43,41 @@ def test_it_takes_missing_sections_from_a_base_configuration():
     assert configuration_parse({"priority": 3}, base=base)["settings"] == {"A": "b"}
 
 
+def test_it_inherits_field_by_field_within_each_section():
+    base = configuration_parse(
+        {
+            "priority": 7,
+            "settings": {"A": "type-a", "B": "type-b"},
+            "mounts": {"M1": {"type": "host", "host_path": "/m1"}, "M2": {"type": "volume"}},
+            "output_workspaces": {"default": "wide", "outputs": {"X": "x-ws", "Y": "y-ws"}},
+        }
+    )
+    job = configuration_parse(
+        {
+            "settings": {"B": "job-b"},
+            "mounts": {"M2": {"type": "host", "host_path": "/m2"}},
+            "output_workspaces": {"outputs": {"Y": "job-y"}},
+        },
+        base=base,
+    )
+    assert job["settings"] == {"A": "type-a", "B": "job-b"}
+    assert job["mounts"] == {
+        "M1": {"type": "host", "host_path": "/m1"},
+        "M2": {"type": "host", "host_path": "/m2"},
+    }
+    assert job["output_workspaces"] == {"default": "wide", "outputs": {"X": "x-ws", "Y": "job-y"}}
+    assert job["priority"] == 7
+    # The base is the type's stored configuration: a job's merge never writes into it.
+    assert base["settings"] == {"A": "type-a", "B": "type-b"}
+    assert base["output_workspaces"]["outputs"] == {"X": "x-ws", "Y": "y-ws"}
+
+
+def test_a_jobs_default_workspace_and_priority_replace_the_types():
+    base = configuration_parse({"priority": 7, "output_workspaces": {"default": "wide"}})
+    job = configuration_parse({"priority": 2, "output_workspaces": {"default": "mine"}}, base=base)
+    assert (job["priority"], job["output_workspaces"]["default"]) == (2, "mine")
+
+
 REFUSED: dict[str, tuple[Any, str]] = {
     "an unknown version": ({"version": "5"}, "INVALID_VERSION"),
     "priority 0": ({"priority": 0}, "INVALID_PRIORITY"),

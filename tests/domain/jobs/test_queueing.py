@@ -7,8 +7,10 @@ import pytest
 
 from domain.common.errors import InvalidInput
 from domain.jobs.job_types import job_type_edit
+from domain.jobs.manifest import SeedManifest
 from domain.jobs.models import Job, JobEvent, JobStatus
 from domain.jobs.queueing import job_queue_new, jobs_cancel, jobs_requeue
+from domain.jobs.seed_env import job_environment
 from tests.domain.jobs.jobs_support import input_file, job_type
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +57,21 @@ def test_it_takes_the_jobs_own_priority_over_the_types(typed, tmp_path):
         configuration={"priority": 7},
     )
     assert job.priority == 7
+
+
+def test_a_jobs_own_setting_replaces_only_that_setting_of_the_types(settings, tmp_path):
+    settings.DATA_DIR = str(tmp_path / "data")
+    typed_with_settings = job_type(
+        settings=[{"name": "REGION"}, {"name": "LEVEL"}],
+        configuration={"settings": {"REGION": "north", "LEVEL": "1"}},
+    )
+    job = job_queue_new(
+        job_type_id=typed_with_settings.pk, data={}, configuration={"settings": {"LEVEL": "9"}}
+    )
+    job.refresh_from_db()
+    assert job.configuration["settings"] == {"REGION": "north", "LEVEL": "9"}
+    env = dict(job_environment(job, SeedManifest(job.job_type_rev.manifest)))
+    assert (env["REGION"], env["LEVEL"]) == ("north", "9")
 
 
 @pytest.mark.parametrize(
