@@ -35,9 +35,10 @@ class WorkdirHooks:
     # read-write and hands them to the container's user; the rest stays read-only.
     writable: tuple[str, ...] = ()
     # The owner serves stderr apart (Scale's logs): the local engine reads it from its own
-    # pipe. Two pipes lose the order between the streams when both have data waiting (a `bash
-    # -x` trace and a builtin's output are written microseconds apart), so an owner whose
-    # output is read combined (Flotilla) keeps the one joined pipe, in exact order.
+    # pipe, the docker engine from the container's stderr stream. Two streams lose the order
+    # between them when both have data waiting (a `bash -x` trace and a builtin's output are
+    # written microseconds apart), so an owner whose output is read combined (Flotilla) keeps
+    # the one joined pipe, in exact order.
     separate_stderr: bool = False
 
 

@@ -49,8 +49,8 @@ class LaunchSpec:
     # The owner stages files in the scratch directory or collects files from it: an engine that
     # has no scratch directory on a host (kubernetes) refuses the launch.
     stages_files: bool = False
-    # Stderr read apart from stdout, each line marked (WorkdirHooks.separate_stderr; only the
-    # local engine does; the others join it into stdout).
+    # Stderr read apart from stdout, each line marked (WorkdirHooks.separate_stderr; the local
+    # and docker engines do; kubernetes joins it into stdout).
     separate_stderr: bool = False
 
 
@@ -88,8 +88,8 @@ class Process(Protocol):
         ...
 
     def tagged_lines(self) -> Iterator[tuple[bytes, bool]]:
-        """`lines()`, each with whether it came from stderr (the local engine reads the two
-        apart; the docker engine joins them, all marked stdout)."""
+        """`lines()`, each with whether it came from stderr (read apart when the spec's
+        `separate_stderr` is set; otherwise joined, all marked stdout)."""
         ...
 
     def wait(self) -> Exit:

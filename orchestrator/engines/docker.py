@@ -3,7 +3,8 @@ dockerd, through the Docker Engine API (the `docker` SDK).
 
 One container per execution, named `regatta-<execution id>` and labelled
 `regatta.execution=<id>`, running `<shell> -cex "<command>"` as Flotilla does (`bash` unless the
-cluster's `shell` option says `sh`, for images such as busybox that have no bash). The memory
+cluster's `shell` option says `sh`, for images such as busybox that have no bash), its stderr
+joined into its stdout unless the owner reads the two apart (`separate_stderr`). The memory
 request is both the memory and the memory+swap limit, so going past it is an OOM kill, never
 swapping; the CPU request becomes nano_cpus; a pids limit stops fork bombs. By default the
 container has no network, runs as nobody (65534:65534) with every capability dropped and
@@ -21,6 +22,7 @@ import math
 import os
 import re
 import shutil
+import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ from orchestrator.engines.base import (
     LaunchRefused,
     LaunchSpec,
 )
-from orchestrator.engines.lines import split_lines
+from orchestrator.engines.lines import LineSplitter
 from orchestrator.engines.scratch import scratch_make, scratch_prepare, scratch_root
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,12 @@ EXECUTION_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
 VOLUME_PART = re.compile(r"[a-zA-Z0-9_.-]{1,100}")
 # Errors that mean "dockerd cannot be reached or did not answer", as opposed to an answer.
 UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+# The Engine API's multiplexed log stream (a container without a tty): each frame is an 8-byte
+# header, the stream id in byte 0 (1 stdout, 2 stderr) and the length big-endian in bytes 4-7,
+# then that many bytes of the stream.
+FRAME_HEADER = struct.Struct(">BxxxL")
+STDERR_STREAM = 2
+READ_SIZE = 65536
 
 
 def container_name(execution_id: str) -> str:
@@ -130,7 +138,9 @@ class DockerEngine:
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
             raise
-        return DockerProcess(client, container, workdir=workdir)
+        return DockerProcess(
+            client, container, workdir=workdir, separate_stderr=spec.separate_stderr
+        )
 
 
 def _free_mb(options: dict, path: str) -> int:
@@ -195,7 +205,7 @@ def _container_args(name: str, spec: LaunchSpec) -> dict:
     options = spec.options
     args: dict = {
         "name": name,
-        "command": _command(_shell(options), spec.command),
+        "command": _command(_shell(options), spec.command, joined=not spec.separate_stderr),
         "environment": _environment(spec.env),
         "labels": {**spec.labels, EXECUTION_LABEL: spec.execution_id},
         "user": str(options.get("user") or DEFAULT_USER),
@@ -217,14 +227,17 @@ def _container_args(name: str, spec: LaunchSpec) -> dict:
     return args
 
 
-def _command(shell: str, command: str) -> list[str]:
-    """`<shell> -cex "<command>"` with its stderr joined to its stdout. Docker keeps the two
-    streams apart and their lines can come back out of order (`hi` before `+ echo hi`); one pipe
-    keeps the trace where it happened. The wrapper execs, so the shell is the command's process
-    and its exit status and signals are the command's."""
+def _command(shell: str, command: str, *, joined: bool) -> list[str]:
+    """`<shell> -cex "<command>"`, `joined`: with its stderr joined to its stdout. Docker keeps
+    the two streams apart and their lines can come back out of order (`hi` before `+ echo hi`);
+    one pipe keeps the trace where it happened, as Flotilla's combined logs need. The wrapper
+    execs, so the shell is the command's process and its exit status and signals are the
+    command's. Not joined (an owner that serves stderr apart), the wrapper is the same minus the
+    redirection: stderr, the traces among it, stays docker's stderr stream."""
     if "\0" in command:
         raise LaunchRefused("the command contains a NUL byte, which cannot be passed to exec")
-    return [shell, "-c", 'exec "$0" -cex "$1" 2>&1', shell, command]
+    redirect = " 2>&1" if joined else ""
+    return [shell, "-c", f'exec "$0" -cex "$1"{redirect}', shell, command]
 
 
 def _positive_int_option(options: dict, name: str, default: int) -> int:
@@ -398,10 +411,18 @@ class DockerProcess:
     """A container started (or found) for one execution."""
 
     def __init__(
-        self, client: docker.DockerClient, container: Container, *, workdir: Path | None = None
+        self,
+        client: docker.DockerClient,
+        container: Container,
+        *,
+        workdir: Path | None = None,
+        separate_stderr: bool = False,
     ) -> None:
         self.client = client
         self.container = container
+        # The command's stderr is docker's stderr stream, read and tagged apart; otherwise the
+        # wrapper joined it into stdout and every line is stdout.
+        self.separate_stderr = separate_stderr
         # The scratch directory on this host (bound into the container), for the owner's
         # collect step; None when the owner stages nothing.
         self.workdir = workdir
@@ -409,36 +430,54 @@ class DockerProcess:
         self._terminated = False
 
     def lines(self) -> Iterator[bytes]:
-        # Docker itself splits a long line into 16 KB frames; split_lines rejoins them up to
-        # its cut, so no line is ever whole in memory.
-        yield from split_lines(self._output(), max_line=conf.LOG_MAX_LINE_BYTES)
+        for line, _ in self.tagged_lines():
+            yield line
 
     def tagged_lines(self) -> Iterator[tuple[bytes, bool]]:
-        # The container's command joins its stderr into its stdout (2>&1), so every line is
-        # marked stdout, in order, as Flotilla's logs have it.
-        for line in self.lines():
-            yield line, False
+        """Each line with whether it came from stderr. Docker itself splits a long line into
+        16 KB frames, and the other stream's frames may come between them: each stream has its
+        own splitter, which rejoins a line up to its cut, so no line is ever whole in memory.
+        Joined (`2>&1`, Flotilla's runs), everything is one stream marked stdout, in order;
+        what reaches docker's stderr all the same (docker-init's own failure) joins it there."""
+        splitters = {tag: LineSplitter(max_line=conf.LOG_MAX_LINE_BYTES) for tag in (False, True)}
+        for from_stderr, chunk in self._output():
+            tag = from_stderr and self.separate_stderr
+            for line in splitters[tag].feed(chunk):
+                yield line, tag
+        for tag, splitter in splitters.items():
+            for line in splitter.finish():
+                yield line, tag
 
-    def _output(self) -> Iterator[bytes]:
-        """The container's output from its first byte to its last, chunk by chunk."""
-        # The SDK turns the socket blocking for a followed stream, so a quiet command does not
-        # hit the client's timeout; the stream ends when the container does.
-        consumed = 0
-        for chunk in self._logs(follow=True):
-            consumed += len(chunk)
-            yield chunk
+    def _output(self) -> Iterator[tuple[bool, bytes]]:
+        """The container's output from its first byte to its last, piece by piece, each with
+        whether it is stderr's."""
+        consumed = {False: 0, True: 0}
+        for from_stderr, piece in self._logs(follow=True):
+            consumed[from_stderr] += len(piece)
+            yield from_stderr, piece
         # dockerd 20.10's json-file follower can stop before the last lines of a container that
-        # exits quickly (`seq 1 10000` lost thousands). What it sent is always a prefix
-        # of the log: once the container has ended, read the log again and keep what follows.
+        # exits quickly (`seq 1 10000` lost thousands). What it sent is always a prefix of the
+        # log, so of each stream: once the container has ended, read the log again and keep
+        # what follows, stream by stream.
         self.container.wait(timeout=None)
         yield from _skip(self._logs(follow=False), consumed)
 
-    def _logs(self, *, follow: bool) -> Iterator[bytes]:
-        stream = self.container.logs(stream=True, follow=follow, stdout=True, stderr=True)
+    def _logs(self, *, follow: bool) -> Iterator[tuple[bool, bytes]]:
+        # The SDK's container.logs() drops each frame's stream id: the frames are read here.
+        # No read timeout, so a quiet command does not hit the client's; the followed stream
+        # ends when the container does.
+        api = self.client.api
+        response = api._get(
+            api._url("/containers/{0}/logs", self.container.id),
+            params={"stdout": 1, "stderr": 1, "follow": int(follow)},
+            stream=True,
+            timeout=(api.timeout, None),
+        )
         try:
-            yield from stream
+            api._raise_for_status(response)
+            yield from _frames(response.raw)
         finally:
-            stream.close()
+            response.close()
 
     def wait(self) -> Exit:
         # No timeout: the command may take days (its deadline is the supervisor's business).
@@ -491,14 +530,37 @@ class DockerProcess:
             logger.warning("could not stop container %s", self.container.name, exc_info=True)
 
 
-def _skip(chunks: Iterator[bytes], count: int) -> Iterator[bytes]:
-    """`chunks` without their first `count` bytes."""
-    for chunk in chunks:
-        if count >= len(chunk):
-            count -= len(chunk)
-            continue
-        yield chunk[count:]
-        count = 0
+def _frames(raw) -> Iterator[tuple[bool, bytes]]:
+    """The pieces of a multiplexed stream, each with whether it is stderr's; a frame's payload
+    is read at most READ_SIZE bytes at a time, whatever length its header claims."""
+    while len(header := _read_exactly(raw, FRAME_HEADER.size)) == FRAME_HEADER.size:
+        stream, length = FRAME_HEADER.unpack(header)
+        while length:
+            piece = raw.read(min(length, READ_SIZE))
+            if not piece:
+                return
+            length -= len(piece)
+            yield stream == STDERR_STREAM, piece
+
+
+def _read_exactly(raw, size: int) -> bytes:
+    """`size` bytes of `raw`, fewer only at its end."""
+    data = b""
+    while len(data) < size and (more := raw.read(size - len(data))):
+        data += more
+    return data
+
+
+def _skip(
+    pieces: Iterator[tuple[bool, bytes]], counts: dict[bool, int]
+) -> Iterator[tuple[bool, bytes]]:
+    """`pieces` without the first `counts[stream]` bytes of each stream."""
+    left = dict(counts)
+    for stream, piece in pieces:
+        skipped = min(left[stream], len(piece))
+        left[stream] -= skipped
+        if skipped < len(piece):
+            yield stream, piece[skipped:]
 
 
 def _exit_reason(oom: bool, state: dict, status: dict) -> str:

@@ -1,9 +1,11 @@
 """Builders for the job tests: Seed manifests with a command of the test's choosing, job types,
-input files, and a host of executions (a Host row) for the scheduler to see."""
+input files, a host of executions (a Host row) for the scheduler to see, and a check of a job's
+logs as the Scale API serves them per stream."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from domain.jobs.files import file_store
 from domain.jobs.job_types import job_type_create
 from domain.jobs.models import JobType, ScaleFile
 from domain.jobs.workspaces import workspace_default_ensure
+from tests.support.api_client import Api
 
 _names = itertools.count(1)
 
@@ -91,3 +94,26 @@ def input_file(tmp_path: Path, name: str, text: str) -> ScaleFile:
     source = tmp_path / name
     source.write_text(text)
     return file_store(workspace=workspace_default_ensure(), source=source, path=f"in/{name}")
+
+
+def job_logs_check(api: Api, job_id: int, *, stdout: list[str], stderr: list[str]) -> None:
+    """The first execution of the job serves exactly `stdout` and `stderr` (messages, each
+    stream in its order) apart, and both in `combined`; every answer in `scale_order_num`
+    order, each line marked with its stream."""
+    exe_id = api.get(f"/v6/jobs/{job_id}/executions/1/").json()["id"]
+
+    def served(stream: str) -> list[tuple[str, str]]:
+        answer = api.get(f"/v6/job-executions/{exe_id}/logs/{stream}/")
+        assert answer.status_code == 200, answer
+        lines = json.loads(b"".join(answer.streaming_content))
+        orders = [line["scale_order_num"] for line in lines]
+        assert orders == sorted(orders)
+        return [(line["stream"], line["message"]) for line in lines]
+
+    assert served("stdout") == [("stdout", message) for message in stdout]
+    assert served("stderr") == [("stderr", message) for message in stderr]
+    combined = served("combined")
+    # The order between the two streams is the order they were read in; each keeps its own.
+    assert [m for s, m in combined if s == "stdout"] == stdout
+    assert [m for s, m in combined if s == "stderr"] == stderr
+    assert len(combined) == len(stdout) + len(stderr)

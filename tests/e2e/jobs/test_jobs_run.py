@@ -6,7 +6,6 @@ Bob (a developer) registers the job types and queues the jobs."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
@@ -19,7 +18,7 @@ from domain.executions.sweeps import sweep_lost
 from domain.jobs.models import Job, JobEvent, JobStatus, ScaleFile
 from domain.jobs.queueing import job_queue_new, jobs_cancel
 from domain.jobs.workspaces import workspace_create
-from tests.domain.jobs.jobs_support import input_file, job_type
+from tests.domain.jobs.jobs_support import input_file, job_logs_check, job_type
 from tests.support.api_client import Api
 from tests.support.processes import wait_until
 
@@ -273,27 +272,10 @@ def test_it_serves_a_jobs_stdout_and_stderr_apart_and_combined_in_order(dev_toke
     jt = job_type(command="echo out-1; echo err-1 >&2; echo out-2")
     job = _wait_final(job_queue_new(job_type_id=jt.pk, data={}).pk)
     assert job.status == S.COMPLETED
-    bob = Api(dev_token)
-    exe_id = bob.get(f"/v6/jobs/{job.pk}/executions/1/").json()["id"]
 
-    def served(stream: str) -> list[tuple[str, str]]:
-        answer = bob.get(f"/v6/job-executions/{exe_id}/logs/{stream}/")
-        assert answer.status_code == 200, answer
-        lines = json.loads(b"".join(answer.streaming_content))
-        assert [line["scale_order_num"] for line in lines] == sorted(
-            line["scale_order_num"] for line in lines
-        )
-        return [(line["stream"], line["message"]) for line in lines]
-
-    assert served("stdout") == [("stdout", "out-1"), ("stdout", "out-2")]
-    assert served("stderr") == [
-        ("stderr", "+ echo out-1"),
-        ("stderr", "+ echo err-1"),
-        ("stderr", "err-1"),
-        ("stderr", "+ echo out-2"),
-    ]
-    combined = served("combined")
-    assert sorted(combined) == sorted(served("stdout") + served("stderr"))
-    # Each stream keeps its own order within the combined output.
-    assert [m for s, m in combined if s == "stdout"] == ["out-1", "out-2"]
-    assert [m for s, m in combined if s == "stderr"][-1] == "+ echo out-2"
+    job_logs_check(
+        Api(dev_token),
+        job.pk,
+        stdout=["out-1", "out-2"],
+        stderr=["+ echo out-1", "+ echo err-1", "err-1", "+ echo out-2"],
+    )

@@ -1,6 +1,7 @@
 """Scale jobs on a docker cluster, end to end on a real worker and the real dockerd: a file
 input staged read-only into the container, two file outputs written as nobody and stored, and
-host mounts read-only and read-write. Bob (a developer) registers the job types."""
+host mounts read-only and read-write, stdout and stderr served apart. Bob (a developer) registers
+the job types."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from domain.executions.models import Execution
 from domain.jobs.models import Job, JobStatus, ScaleFile
 from domain.jobs.queueing import job_queue_new
-from tests.domain.jobs.jobs_support import input_file, job_type
+from tests.domain.jobs.jobs_support import input_file, job_logs_check, job_type
+from tests.support.api_client import Api
 from tests.support.containers import TEST_IMAGE
 from tests.support.processes import wait_until
 
@@ -127,3 +129,17 @@ def test_the_engine_refuses_a_mount_whose_root_was_withdrawn(mount_root, monkeyp
 
     assert (job.status, job.error.name) == (S.FAILED, "task-launch")
     assert "not under EXECUTIONS_HOST_MOUNT_ROOTS" in _reason(job)
+
+
+def test_a_docker_job_serves_its_stdout_and_stderr_apart_and_combined(dev_token):
+    # As on the local engine: the container's stderr is its own stream, the -x traces in it.
+    jt = job_type(docker_image=TEST_IMAGE, command="echo out-1; echo err-1 >&2; echo out-2")
+    job = _final(job_queue_new(job_type_id=jt.pk, data={}).pk)
+    assert job.status == S.COMPLETED, (job.error, _reason(job))
+
+    job_logs_check(
+        Api(dev_token),
+        job.pk,
+        stdout=["out-1", "out-2"],
+        stderr=["+ echo out-1", "+ echo err-1", "err-1", "+ echo out-2"],
+    )

@@ -1,6 +1,7 @@
 """The docker engine against the real dockerd and the local busybox image (no registry).
 
-Actors: Alice runs commands, Bob's launch is delivered twice, Mallory sends garbage.
+Actors: Alice runs commands, Bob's launch is delivered twice, Mallory sends garbage, Carol's
+owner reads stderr apart from stdout (as Scale's jobs do).
 """
 
 from __future__ import annotations
@@ -205,6 +206,84 @@ def test_it_outlasts_the_api_timeout_while_the_command_is_quiet(spec_for, starte
 
     assert exit_.exit_code == 0
     assert lines == [b"+ sleep 3\n", b"+ echo late\n", b"late\n"]
+
+
+def test_it_follows_a_command_quiet_for_longer_than_the_api_timeout(spec_for, started):
+    options = {**BUSYBOX, "api_timeout": 1}
+    process = started(spec_for("alice", "sleep 3\necho late", options=options))
+
+    # Read while the command runs: the followed log says nothing for 3 s.
+    lines = list(process.lines())
+
+    assert lines == [b"+ sleep 3\n", b"+ echo late\n", b"late\n"]
+    assert process.wait().exit_code == 0
+
+
+def test_it_marks_every_line_stdout_in_order_when_stderr_is_joined(spec_for, started):
+    process = started(spec_for("alice", "echo out-1\necho err-1 >&2\necho out-2"))
+
+    tagged = list(process.tagged_lines())
+
+    assert tagged == [
+        (b"+ echo out-1\n", False),
+        (b"out-1\n", False),
+        (b"+ echo err-1\n", False),
+        (b"err-1\n", False),
+        (b"+ echo out-2\n", False),
+        (b"out-2\n", False),
+    ]
+
+
+def _streams(tagged: list[tuple[bytes, bool]]) -> tuple[list[bytes], list[bytes]]:
+    return [line for line, err in tagged if not err], [line for line, err in tagged if err]
+
+
+def test_it_keeps_stderr_apart_when_the_owner_reads_it_apart(spec_for, started, dockerd):
+    spec = spec_for("carol", "echo out-1\necho err-1 >&2\necho out-2", separate_stderr=True)
+    process = started(spec)
+
+    stdout, stderr = _streams(list(process.tagged_lines()))
+
+    assert stdout == [b"out-1\n", b"out-2\n"]
+    # The traces of -x are stderr's, as the local engine has them.
+    assert stderr == [b"+ echo out-1\n", b"+ echo err-1\n", b"err-1\n", b"+ echo out-2\n"]
+    assert process.wait().exit_code == 0
+    # Still -e: a failing line ends the command with its status.
+    failing = started(
+        spec_for("carol", "echo oops >&2\n(exit 3)\necho never", separate_stderr=True)
+    )
+    assert _streams(list(failing.tagged_lines()))[0] == []
+    assert failing.wait().exit_code == 3
+
+
+def test_it_rejoins_a_long_stderr_line_that_stdout_lines_interrupt(spec_for, started):
+    # Past docker's 16 KB frames, and written in two parts with a stdout line between them, so
+    # that line's frame comes amid the frames of the stderr line. No traces: they would be
+    # stderr lines inside it.
+    part = 20_000
+    command = (
+        "set +x\necho out-1\n"
+        f"head -c {part} /dev/zero | tr '\\0' e >&2\n"
+        "echo out-2\n"
+        f"head -c {part} /dev/zero | tr '\\0' f >&2\n"
+        "echo >&2\necho out-3"
+    )
+    process = started(spec_for("carol", command, separate_stderr=True))
+
+    stdout, stderr = _streams(list(process.tagged_lines()))
+
+    assert stdout == [b"out-1\n", b"out-2\n", b"out-3\n"]
+    assert stderr == [b"+ set +x\n", b"e" * part + b"f" * part + b"\n"]
+
+
+def test_it_streams_10000_lines_of_each_stream_exactly(spec_for, started):
+    numbers = [f"{n}\n".encode() for n in range(1, 10001)]
+    spec = spec_for("carol", "seq 1 10000\nseq 1 10000 >&2", separate_stderr=True)
+
+    stdout, stderr = _streams(list(started(spec).tagged_lines()))
+
+    assert stdout == numbers
+    assert stderr == [b"+ seq 1 10000\n", b"+ seq 1 10000\n", *numbers]
 
 
 def test_it_runs_as_nobody_without_network_or_capabilities_by_default(spec_for, started):
