@@ -8,7 +8,8 @@ the kubernetes engine makes, the way kube-apiserver answers them.
 - GET    /api/v1/namespaces/{ns}/pods/{pod}/log          text/plain, `container` recorded
 - GET    /api/v1/namespaces/{ns}/events?fieldSelector=  `involvedObject.name=<pod>` only
 - POST   /api/v1/namespaces/{ns}/secrets                create (201; 409 AlreadyExists)
-- PATCH  /api/v1/namespaces/{ns}/secrets/{name}         JSON merge patch only (else 415)
+- PATCH  /api/v1/namespaces/{ns}/secrets/{name}         JSON merge patch only, else 415 (the
+                                                        apiserver takes other patch types too)
 - DELETE /api/v1/namespaces/{ns}/secrets/{name}         delete (404 NotFound)
 
 Jobs and Secrets get what the apiserver adds on create (uid, creationTimestamp; a Job an empty
