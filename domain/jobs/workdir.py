@@ -9,6 +9,9 @@ Collect runs once the command exited 0 and before the execution's end is recorde
 hook that ends the job reads what was found (JobExecution.output / output_error). Each output
 file matches its manifest glob under OUTPUT_DIR; a symbolic link, or a file outside OUTPUT_DIR,
 is never read (the command runs as another user: it must not make us copy what it cannot read).
+
+An engine that runs neither step (kubernetes) learns from the same registration that a job
+wants an `OUTPUT_DIR` and asks `job_secret_env` for its secret settings at launch.
 """
 
 from __future__ import annotations
