@@ -10,6 +10,9 @@ engines (a Scale job stages its input files and collects its outputs there):
     prepare(execution_id, workdir) → extra environment   before the command starts
     collect(execution_id, workdir)                        after it exited 0, before its end is
                                                           recorded and the directory removed
+
+An engine with no scratch directory on a Regatta host (kubernetes) runs neither; what the owner
+still needs there it says with `output_env` and `secret_env` (below).
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ class WorkdirHooks:
     # written microseconds apart), so an owner whose output is read combined (Flotilla) keeps
     # the one joined pipe, in exact order.
     separate_stderr: bool = False
+    # The variable that names the writable directory `prepare` makes for the command's outputs
+    # (a job's OUTPUT_DIR). An engine that runs no `prepare` gives the command an empty
+    # writable directory of its own and sets this variable to its path.
+    output_env: str = ""
+    # `secret_env(execution_id)`: the variables `prepare` adds whose values must never be stored
+    # with the execution nor written where others can read them (a job's secret settings). An
+    # engine that runs no `prepare` asks for them at launch and hands them over its own secret
+    # way (kubernetes: a Secret the Job references).
+    secret_env: Callable[[str], list[tuple[str, str]]] | None = None
 
 
 _workdir_hooks: dict[str, WorkdirHooks] = {}

@@ -3,7 +3,10 @@
 Two halves. What may sit in the execution row is built when the job is scheduled: json inputs,
 non-secret settings and `ALLOCATED_<RESOURCE>`. What names paths in the scratch directory, or
 must not be stored in clear, is added on the host just before the command starts
-(domain/jobs/workdir.py): `OUTPUT_DIR`, the input files, the secret settings. The mounts the
+(domain/jobs/workdir.py): `OUTPUT_DIR`, the input files, the secret settings. On an engine with
+no scratch directory on a Regatta host (kubernetes) there are no input files (it refuses jobs
+that stage files), and the engine itself provides `OUTPUT_DIR` and hands over the secret
+settings (WorkdirHooks.output_env and secret_env, docs/engines.md). The mounts the
 configuration maps travel with the execution (domain/executions/mounts.py); each engine applies
 them.
 

@@ -9,6 +9,9 @@ Collect runs once the command exited 0 and before the execution's end is recorde
 hook that ends the job reads what was found (JobExecution.output / output_error). Each output
 file matches its manifest glob under OUTPUT_DIR; a symbolic link, or a file outside OUTPUT_DIR,
 is never read (the command runs as another user: it must not make us copy what it cannot read).
+
+An engine that runs neither step (kubernetes) learns from the same registration that a job
+wants an `OUTPUT_DIR` and asks `job_secret_env` for its secret settings at launch.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from domain.executions.owners import WorkdirHooks, owner_workdir
 from domain.jobs.configuration import output_workspace_name
 from domain.jobs.files import file_store, workspace_named
 from domain.jobs.manifest import SeedManifest, env_var_name
-from domain.jobs.models import JobExecution, ScaleFile
+from domain.jobs.models import Job, JobExecution, ScaleFile
 from domain.jobs.secret_store import secret_values_read
 from domain.jobs.seed_env import INPUTS_DIR, OUTPUT_DIR, OUTPUTS_DIR
 from domain.jobs.storage import storage_for
@@ -56,11 +59,23 @@ def job_workdir_prepare(execution_id: str, workdir: Path) -> list[tuple[str, str
         folder = _directory(inputs / spec["name"], owner, mode=0o755)
         paths = [_stage(file_id, folder) for file_id in ids]
         env.append((env_var_name(spec["name"]), str(folder if spec["multiple"] else paths[0])))
+    return env + _secret_env(job, manifest)
+
+
+def job_secret_env(execution_id: str) -> list[tuple[str, str]]:
+    """The secret settings of the execution's job as variables (for an engine that runs no
+    prepare step: it must not lose them, nor show them)."""
+    job = _record(execution_id).job
+    return _secret_env(job, SeedManifest(job.job_type_rev.manifest))
+
+
+def _secret_env(job: Job, manifest: SeedManifest) -> list[tuple[str, str]]:
     secrets = secret_values_read(key=job.job_type.secrets_key)
-    for name in sorted(manifest.secret_setting_names):
-        if name in secrets:
-            env.append((env_var_name(name), secrets[name]))
-    return env
+    return [
+        (env_var_name(name), secrets[name])
+        for name in sorted(manifest.secret_setting_names)
+        if name in secrets
+    ]
 
 
 def _directory(path: Path, owner: os.stat_result, *, mode: int) -> Path:
@@ -178,5 +193,7 @@ owner_workdir("jobs.job")(
         collect=job_workdir_collect,
         writable=(OUTPUTS_DIR,),
         separate_stderr=True,
+        output_env=OUTPUT_DIR,
+        secret_env=job_secret_env,
     )
 )

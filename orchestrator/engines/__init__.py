@@ -54,6 +54,10 @@ def launch_spec(order: LaunchOrder) -> LaunchSpec:
         mounts=order.mounts,
         stages_files=order.stages_files,
         separate_stderr=hooks.separate_stderr if hooks else False,
+        output_env=hooks.output_env if hooks else "",
+        secret_env=(
+            partial(hooks.secret_env, order.execution_id) if hooks and hooks.secret_env else None
+        ),
     )
 
 

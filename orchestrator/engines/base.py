@@ -52,6 +52,13 @@ class LaunchSpec:
     # Stderr read apart from stdout, each line marked (WorkdirHooks.separate_stderr; the local
     # and docker engines do; kubernetes joins it into stdout).
     separate_stderr: bool = False
+    # For an engine that runs no `prepare` (kubernetes): the variable to set to an empty
+    # writable directory for the command's outputs (WorkdirHooks.output_env; "" for none), and
+    # the owner's secret variables, read at launch (WorkdirHooks.secret_env, bound to this
+    # execution). Their values are handed to the command without being written into anything
+    # others can read.
+    output_env: str = ""
+    secret_env: Callable[[], list[tuple[str, str]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The kubernetes engine: one batch/v1 Job per execution, through the official `kubernetes`
 client (spec B.1, B.6).
 
-    launch   POST the Job (kubernetes_manifest.job_manifest); "already exists" is submitted
+    launch   POST the execution's Secret when it has secret variables (kubernetes_secret),
+             POST the Job (kubernetes_manifest.job_manifest); "already exists" is submitted;
+             PATCH the Secret's ownerReferences to the Job (deleted with it)
     status   GET the Job, LIST its pods (label job-name), LIST the Job's and pods' events
              → kubernetes_status.remote_status
     stop     DELETE the Job, propagationPolicy Foreground (its pods go first)
@@ -19,10 +21,12 @@ checked against the Kubernetes OpenAPI schema, recorded Job/Pod objects and a fa
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +43,11 @@ from orchestrator.engines.base import (
     RemoteStatus,
 )
 from orchestrator.engines.kubernetes_manifest import CONTAINER, job_manifest, namespace_of
+from orchestrator.engines.kubernetes_secret import secret_manifest, secret_owner_patch
 from orchestrator.engines.kubernetes_status import newest_pod, pods_newest_first, remote_status
 
 __all__ = ["KubernetesEngine", "job_manifest"]
+logger = logging.getLogger(__name__)
 
 # (connect, read) seconds: a slow API server makes a sweep wait, never hang.
 REQUEST_TIMEOUT = (5, 30)
@@ -56,6 +62,7 @@ EVENT_PODS = 5
 # Answers that say "not now" rather than "never": credentials, quota, throttling, the server.
 TRANSIENT_STATUSES = {0, 401, 403, 408, 429}
 CONNECTION_OPTIONS = ("kubeconfig", "context")
+MERGE_PATCH = "application/merge-patch+json"
 
 
 class KubernetesEngine:
@@ -66,25 +73,90 @@ class KubernetesEngine:
         self._lock = threading.Lock()
 
     def launch(self, spec: LaunchSpec) -> dict:
-        manifest = job_manifest(spec)
+        secret_env = _secret_env(spec)
+        manifest = job_manifest(spec, secret_names=[name for name, _ in secret_env])
+        secret = secret_manifest(job=manifest, env=secret_env) if secret_env else None
         ref = {"job_name": manifest["metadata"]["name"], "namespace": namespace_of(spec.options)}
         ref |= {key: str(spec.options[key]) for key in CONNECTION_OPTIONS if spec.options.get(key)}
-        batch = client.BatchV1Api(self._api_client(ref))
+        api = self._api_client(ref)
+        if secret is None:
+            self._create_job(api, manifest)
+            return ref
+        self._create(partial(self._post_secret, api, secret), "the Secret")
         try:
-            batch.create_namespaced_job(
-                namespace=ref["namespace"], body=manifest, _request_timeout=REQUEST_TIMEOUT
-            )
+            created = self._create_job(api, manifest)
+        except Exception:
+            self._delete_secret(api, secret)
+            raise
+        self._own_secret(api, secret, ref["job_name"], created or self._job_uid(api, ref))
+        return ref
+
+    def _create_job(self, api: client.ApiClient, manifest: dict) -> str | None:
+        """The new Job's uid; None when it existed already (a launch retried after a lost
+        answer finds its own Job: it was submitted)."""
+        created = self._create(partial(self._post_job, api, manifest), "the Job")
+        return None if created is None else created.metadata.uid
+
+    def _create(self, post: Callable[[], Any], what: str) -> Any | None:
+        try:
+            return post()
         except ApiException as exc:
-            # A launch retried after a lost answer finds its own Job: it was submitted.
             if exc.status == 409 and _reason(exc) == "AlreadyExists":
-                return ref
-            raise _launch_error(exc) from exc
+                return None
+            raise _launch_error(exc, what) from exc
         except urllib3.exceptions.HTTPError as exc:
             raise EngineUnavailable(f"the Kubernetes API is unreachable: {exc}") from exc
         except ValueError as exc:
             # The client's own models refused the manifest before sending it.
-            raise LaunchRefused(f"the Kubernetes client refused the Job: {exc}") from exc
-        return ref
+            raise LaunchRefused(f"the Kubernetes client refused {what}: {exc}") from exc
+
+    def _post_job(self, api: client.ApiClient, manifest: dict) -> Any:
+        return client.BatchV1Api(api).create_namespaced_job(
+            namespace=manifest["metadata"]["namespace"],
+            body=manifest,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+
+    def _post_secret(self, api: client.ApiClient, secret: dict) -> Any:
+        return client.CoreV1Api(api).create_namespaced_secret(
+            namespace=secret["metadata"]["namespace"],
+            body=secret,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+
+    def _job_uid(self, api: client.ApiClient, ref: dict) -> str:
+        with _unavailable_on_error("reading the Job"):
+            job = client.BatchV1Api(api).read_namespaced_job(
+                name=ref["job_name"], namespace=ref["namespace"], _request_timeout=REQUEST_TIMEOUT
+            )
+        return job.metadata.uid
+
+    def _own_secret(self, api: client.ApiClient, secret: dict, job_name: str, job_uid: str) -> None:
+        """The Job becomes the Secret's owner. If this fails the launch is tried again: its Job
+        and Secret exist by then, and the retry makes the Job the owner."""
+        meta = secret["metadata"]
+        with _unavailable_on_error("giving the Secret its Job as owner"):
+            client.CoreV1Api(api).patch_namespaced_secret(
+                name=meta["name"],
+                namespace=meta["namespace"],
+                body=secret_owner_patch(job_name=job_name, job_uid=job_uid),
+                _content_type=MERGE_PATCH,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+
+    def _delete_secret(self, api: client.ApiClient, secret: dict) -> None:
+        """A launch that made no Job leaves no Secret. Best effort: the launch's own error is
+        the one to report, and a retried launch makes the Secret again."""
+        meta = secret["metadata"]
+        try:
+            client.CoreV1Api(api).delete_namespaced_secret(
+                name=meta["name"], namespace=meta["namespace"], _request_timeout=REQUEST_TIMEOUT
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                logger.warning("could not delete Secret %s: %s", meta["name"], exc.status)
+        except urllib3.exceptions.HTTPError as exc:
+            logger.warning("could not delete Secret %s: %s", meta["name"], exc)
 
     def status(self, ref: dict) -> RemoteStatus:
         api = self._api_client(ref)
@@ -214,12 +286,24 @@ def _unavailable_on_error(doing: str) -> Iterator[None]:
         raise EngineUnavailable(f"the Kubernetes API is unreachable: {exc}") from exc
 
 
-def _launch_error(exc: ApiException) -> Exception:
+def _secret_env(spec: LaunchSpec) -> list[tuple[str, str]]:
+    """The owner's secret variables, read now. Whatever reading them raised (a secret store
+    that does not decrypt, say) means the command cannot start as asked: a refused launch, as a
+    failed prepare step is on a host engine. The message never holds a value."""
+    if spec.secret_env is None:
+        return []
+    try:
+        return spec.secret_env()
+    except Exception as exc:  # noqa: BLE001
+        raise LaunchRefused(f"could not read the secret variables: {exc}") from exc
+
+
+def _launch_error(exc: ApiException, what: str) -> Exception:
     status = exc.status or 0
     if status in TRANSIENT_STATUSES or status >= 500 or status == 409:
-        message = f"the Kubernetes API cannot take the Job now: {status} {_message(exc)}"
+        message = f"the Kubernetes API cannot take {what} now: {status} {_message(exc)}"
         return EngineUnavailable(message)
-    return LaunchRefused(f"the Kubernetes API refused the Job: {status} {_message(exc)}")
+    return LaunchRefused(f"the Kubernetes API refused {what}: {status} {_message(exc)}")
 
 
 def _status_body(exc: ApiException) -> dict:

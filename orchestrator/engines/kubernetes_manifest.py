@@ -4,6 +4,10 @@ Flotilla's shape (spec B.1, B.6): one Job per run, named by the run id, no Kuber
 retries (backoffLimit 0; retries are Regatta's), the run's deadline as activeDeadlineSeconds,
 finished Jobs garbage-collected after an hour. The pod runs as an unprivileged user with the
 settings of the "restricted" Pod Security Standard, so it is admitted in namespaces enforcing it.
+
+An owner that wants an output directory (LaunchSpec.output_env: a Scale job's OUTPUT_DIR) gets
+an emptyDir volume there, writable by the pod's user; secret variables are only referred to,
+from the execution's Secret (kubernetes_secret.py). Without either, the Job is Flotilla's.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from collections.abc import Sequence
 
 from domain.executions.mounts import MountRefused, mounts_resolved
 from orchestrator.engines.base import LaunchRefused, LaunchSpec
+from orchestrator.engines.kubernetes_secret import secret_refs
 
 EXECUTION_LABEL = "regatta.io/execution"
 CONTAINER = "main"
@@ -21,6 +27,8 @@ TTL_AFTER_FINISHED = 3600
 UNPRIVILEGED_UID = 65534  # nobody
 INT64_MAX = 2**63 - 1
 DEFAULT_NAMESPACE = "default"
+OUTPUT_VOLUME = "outputs"
+OUTPUT_PATH = "/regatta/outputs"
 
 # A DNS-1123 label: what a namespace, and (for its pods' job-name label) a Job name, must be.
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -29,8 +37,9 @@ MAX_LABEL = 63
 RESERVED_PREFIXES = ("kubernetes.io", "k8s.io", "regatta.io")
 
 
-def job_manifest(spec: LaunchSpec) -> dict:
-    """The Job for `spec`, as a plain dict (what is POSTed to the API server)."""
+def job_manifest(spec: LaunchSpec, *, secret_names: Sequence[str] = ()) -> dict:
+    """The Job for `spec`, as a plain dict (what is POSTed to the API server). `secret_names`:
+    the variables read from the execution's Secret (their values are never in the Job)."""
     if spec.stages_files:
         raise LaunchRefused(
             "the kubernetes engine cannot stage input files or collect output files (a pod has"
@@ -46,12 +55,9 @@ def job_manifest(spec: LaunchSpec) -> dict:
             "runAsGroup": UNPRIVILEGED_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(spec)],
+        "containers": [_container(spec, secret_names)],
     }
-    volumes, volume_mounts = host_volumes(spec)
-    if volumes:
-        pod_spec["volumes"] = volumes
-        pod_spec["containers"][0]["volumeMounts"] = volume_mounts
+    _attach_volumes(pod_spec, spec)
     if spec.options.get("service_account"):
         pod_spec["serviceAccountName"] = str(spec.options["service_account"])
     return {
@@ -71,7 +77,20 @@ def job_manifest(spec: LaunchSpec) -> dict:
     }
 
 
-def _container(spec: LaunchSpec) -> dict:
+def _attach_volumes(pod_spec: dict, spec: LaunchSpec) -> None:
+    volumes, volume_mounts = host_volumes(spec)
+    if spec.output_env:
+        volumes.append({"name": OUTPUT_VOLUME, "emptyDir": {}})
+        volume_mounts.append({"name": OUTPUT_VOLUME, "mountPath": OUTPUT_PATH})
+        # The volume is handed to the pod's group (and group-writable): the unprivileged user
+        # writes it whatever mode the node gives a new emptyDir.
+        pod_spec["securityContext"]["fsGroup"] = UNPRIVILEGED_UID
+    if volumes:
+        pod_spec["volumes"] = volumes
+        pod_spec["containers"][0]["volumeMounts"] = volume_mounts
+
+
+def _container(spec: LaunchSpec, secret_names: Sequence[str]) -> dict:
     if not spec.image:
         raise LaunchRefused("the kubernetes engine needs an image to run the command in")
     container: dict = {
@@ -85,7 +104,7 @@ def _container(spec: LaunchSpec) -> dict:
             "capabilities": {"drop": ["ALL"]},
         },
     }
-    env = env_vars(spec.env)
+    env = container_env(spec, secret_names)
     if env:
         container["env"] = env
     amounts = resource_amounts(spec)
@@ -141,14 +160,19 @@ def escape_references(text: str) -> str:
     return text.replace("$", "$$")
 
 
-def env_vars(env: list[tuple[str, str]]) -> list[dict]:
-    """Later names win; each name keeps the place of its last occurrence. Empty names are
-    dropped (spec B.5)."""
-    last = {name: index for index, (name, _) in enumerate(env)}
+def container_env(spec: LaunchSpec, secret_names: Sequence[str]) -> list[dict]:
+    """The spec's variables, then the output directory's, then those read from the Secret (the
+    order the host engines add them in). Later names win; each name keeps the place of its
+    last occurrence. Empty names are dropped (spec B.5)."""
+    entries = [{"name": name, "value": escape_references(value)} for name, value in spec.env]
+    if spec.output_env:
+        entries.append({"name": spec.output_env, "value": OUTPUT_PATH})
+    entries += secret_refs(job_name=job_name(spec.execution_id), names=list(secret_names))
+    last = {entry["name"]: index for index, entry in enumerate(entries)}
     return [
-        {"name": name, "value": escape_references(value)}
-        for index, (name, value) in enumerate(env)
-        if name and last[name] == index
+        entry
+        for index, entry in enumerate(entries)
+        if entry["name"] and last[entry["name"]] == index
     ]
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from domain.executions import conf
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.models import Execution, ExecutionState, Outcome
 from domain.executions.selectors import execution_log_page
@@ -24,15 +23,8 @@ OBJECTS = Path(__file__).parent / "engines" / "k8s_objects"
 
 
 @pytest.fixture
-def kube(tmp_path, monkeypatch):
-    fake = FakeKube().start()
-    kubeconfig = fake.kubeconfig(tmp_path / "kubeconfig")
-    clusters = {"k8s": {"engine": "kubernetes", "kubeconfig": str(kubeconfig), "namespace": "runs"}}
-    monkeypatch.setenv("EXECUTIONS_CLUSTERS", json.dumps(clusters))
-    conf.clusters.cache_clear()
-    yield fake
-    conf.clusters.cache_clear()
-    fake.stop()
+def kube(kube_cluster: FakeKube) -> FakeKube:
+    return kube_cluster
 
 
 def _finish_like(fake: FakeKube, fixture: str, job_name: str, log: str) -> None:

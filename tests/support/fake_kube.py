@@ -7,11 +7,17 @@ the kubernetes engine makes, the way kube-apiserver answers them.
 - GET    /api/v1/namespaces/{ns}/pods?labelSelector=    equality selectors only (`a=b,c=d`)
 - GET    /api/v1/namespaces/{ns}/pods/{pod}/log          text/plain, `container` recorded
 - GET    /api/v1/namespaces/{ns}/events?fieldSelector=  `involvedObject.name=<pod>` only
+- POST   /api/v1/namespaces/{ns}/secrets                create (201; 409 AlreadyExists)
+- PATCH  /api/v1/namespaces/{ns}/secrets/{name}         JSON merge patch only, else 415 (the
+                                                        apiserver takes other patch types too)
+- DELETE /api/v1/namespaces/{ns}/secrets/{name}         delete (404 NotFound)
 
-Jobs get what the apiserver adds on create (uid, creationTimestamp, an empty status). Pods,
+Jobs and Secrets get what the apiserver adds on create (uid, creationTimestamp; a Job an empty
+status). Nothing garbage-collects: a Secret owned by a deleted Job stays. Pods,
 logs and events are whatever a test puts in `pods`, `logs` and `events`: nothing here runs a
 Job. `fail[operation] = status` makes that operation answer with a Status of that code
-(operations: create_job, read_job, delete_job, list_pods, read_log, list_events).
+(operations: create_job, read_job, delete_job, list_pods, read_log, list_events, create_secret,
+patch_secret, delete_secret).
 `kubeconfig(path)` writes a kubeconfig pointing at this server, as a cluster admin would.
 """
 
@@ -35,6 +41,7 @@ REASONS = {
     403: "Forbidden",
     404: "NotFound",
     409: "AlreadyExists",
+    415: "UnsupportedMediaType",
     422: "Invalid",
     429: "TooManyRequests",
     500: "InternalError",
@@ -48,7 +55,11 @@ ROUTES = [
     ("GET", re.compile(r"^/api/v1/namespaces/([^/]+)/pods$"), "list_pods"),
     ("GET", re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$"), "read_log"),
     ("GET", re.compile(r"^/api/v1/namespaces/([^/]+)/events$"), "list_events"),
+    ("POST", re.compile(r"^/api/v1/namespaces/([^/]+)/secrets$"), "create_secret"),
+    ("PATCH", re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/([^/]+)$"), "patch_secret"),
+    ("DELETE", re.compile(r"^/api/v1/namespaces/([^/]+)/secrets/([^/]+)$"), "delete_secret"),
 ]
+MERGE_PATCH = "application/merge-patch+json"
 
 
 @dataclass
@@ -90,6 +101,7 @@ class FakeKube:
     pods: dict[tuple[str, str], dict] = field(default_factory=dict)
     logs: dict[tuple[str, str], str] = field(default_factory=dict)
     events: dict[str, list[dict]] = field(default_factory=dict)  # namespace → events
+    secrets: dict[tuple[str, str], dict] = field(default_factory=dict)
     fail: dict[str, int] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     token: str = "fake-bearer-token"
@@ -115,6 +127,9 @@ class FakeKube:
                 self.answer()
 
             def do_DELETE(self) -> None:  # noqa: N802
+                self.answer()
+
+            def do_PATCH(self) -> None:  # noqa: N802
                 self.answer()
 
             def answer(self) -> None:
@@ -180,7 +195,7 @@ class FakeKube:
     def handle(self, method: str, raw_path: str, body: Any, headers: dict[str, str]) -> Reply:
         url = urlparse(raw_path)
         self.requests.append(Request(method, url.path, parse_qs(url.query), body, headers))
-        credentials = {k.lower(): v for k, v in headers.items()}.get("authorization")
+        credentials = _lowered(headers).get("authorization")
         if credentials != f"Bearer {self.token}":
             return Reply(401, status_body(401, "Unauthorized", "Unauthorized"))
         for route_method, pattern, operation in ROUTES:
@@ -190,31 +205,27 @@ class FakeKube:
                     code = self.fail[operation]
                     return Reply(code, status_body(code, f"injected failure of {operation}"))
                 query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                return getattr(self, operation)(*match.groups(), query=query, body=body)
+                call = getattr(self, operation)
+                return call(*match.groups(), query=query, body=body, headers=_lowered(headers))
         return Reply(404, status_body(404, f"the server could not find {url.path}"))
 
-    def create_job(self, namespace: str, *, query: dict, body: Any) -> Reply:
-        if not isinstance(body, dict) or body.get("kind") != "Job":
-            return Reply(400, status_body(400, "the body is not a Job"))
-        name = body.get("metadata", {}).get("name", "")
-        if (namespace, name) in self.jobs:
-            message = f'jobs.batch "{name}" already exists'
-            return Reply(409, status_body(409, message, "AlreadyExists"))
-        job = json.loads(json.dumps(body))
-        meta = job["metadata"]
-        meta.update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now())
-        meta["resourceVersion"] = "1"
-        job["status"] = {}
-        self.jobs[(namespace, name)] = job
-        return Reply(201, job)
+    def create_job(self, namespace: str, *, query: dict, body: Any, headers: dict) -> Reply:
+        reply = _create(self.jobs, namespace, body, kind="Job", resource="jobs.batch")
+        if reply.status == 201:
+            reply.body["status"] = {}
+        return reply
 
-    def read_job(self, namespace: str, name: str, *, query: dict, body: Any) -> Reply:
+    def read_job(
+        self, namespace: str, name: str, *, query: dict, body: Any, headers: dict
+    ) -> Reply:
         job = self.jobs.get((namespace, name))
         if job is None:
             return Reply(404, status_body(404, f'jobs.batch "{name}" not found'))
         return Reply(200, job)
 
-    def delete_job(self, namespace: str, name: str, *, query: dict, body: Any) -> Reply:
+    def delete_job(
+        self, namespace: str, name: str, *, query: dict, body: Any, headers: dict
+    ) -> Reply:
         job = self.jobs.pop((namespace, name), None)
         if job is None:
             return Reply(404, status_body(404, f'jobs.batch "{name}" not found'))
@@ -226,7 +237,7 @@ class FakeKube:
         job["metadata"]["finalizers"] = ["foregroundDeletion"]
         return Reply(200, job)
 
-    def list_pods(self, namespace: str, *, query: dict, body: Any) -> Reply:
+    def list_pods(self, namespace: str, *, query: dict, body: Any, headers: dict) -> Reply:
         wanted = _equality_selector(query.get("labelSelector", ""))
         items = [
             pod
@@ -235,7 +246,7 @@ class FakeKube:
         ]
         return Reply(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items})
 
-    def read_log(self, namespace: str, pod: str, *, query: dict, body: Any) -> Reply:
+    def read_log(self, namespace: str, pod: str, *, query: dict, body: Any, headers: dict) -> Reply:
         if (namespace, pod) not in self.pods:
             return Reply(404, status_body(404, f'pods "{pod}" not found'))
         text = self.logs.get((namespace, pod))
@@ -244,7 +255,7 @@ class FakeKube:
             return Reply(400, status_body(400, message))
         return Reply(200, text.encode(), "text/plain")
 
-    def list_events(self, namespace: str, *, query: dict, body: Any) -> Reply:
+    def list_events(self, namespace: str, *, query: dict, body: Any, headers: dict) -> Reply:
         wanted = _equality_selector(query.get("fieldSelector", "")).get("involvedObject.name")
         items = [
             event
@@ -252,6 +263,65 @@ class FakeKube:
             if wanted is None or event.get("involvedObject", {}).get("name") == wanted
         ]
         return Reply(200, {"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": items})
+
+    def create_secret(self, namespace: str, *, query: dict, body: Any, headers: dict) -> Reply:
+        return _create(self.secrets, namespace, body, kind="Secret", resource="secrets")
+
+    def patch_secret(
+        self, namespace: str, name: str, *, query: dict, body: Any, headers: dict
+    ) -> Reply:
+        content_type = headers.get("content-type", "")
+        if content_type.split(";")[0].strip() != MERGE_PATCH:
+            message = f"the server only takes {MERGE_PATCH} here, not {content_type!r}"
+            return Reply(415, status_body(415, message))
+        secret = self.secrets.get((namespace, name))
+        if secret is None:
+            return Reply(404, status_body(404, f'secrets "{name}" not found'))
+        self.secrets[(namespace, name)] = merge_patch(secret, body)
+        return Reply(200, self.secrets[(namespace, name)])
+
+    def delete_secret(
+        self, namespace: str, name: str, *, query: dict, body: Any, headers: dict
+    ) -> Reply:
+        secret = self.secrets.pop((namespace, name), None)
+        if secret is None:
+            return Reply(404, status_body(404, f'secrets "{name}" not found'))
+        details = {"name": name, "kind": "secrets", "uid": secret["metadata"]["uid"]}
+        success = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        return Reply(200, success | {"details": details})
+
+
+def _create(store: dict, namespace: str, body: Any, *, kind: str, resource: str) -> Reply:
+    """Store a copy of `body` with what the apiserver adds; 409 AlreadyExists for a name taken."""
+    if not isinstance(body, dict) or body.get("kind") != kind:
+        return Reply(400, status_body(400, f"the body is not a {kind}"))
+    name = body.get("metadata", {}).get("name", "")
+    if (namespace, name) in store:
+        message = f'{resource} "{name}" already exists'
+        return Reply(409, status_body(409, message, "AlreadyExists"))
+    created = json.loads(json.dumps(body))
+    meta = created["metadata"]
+    meta.update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now())
+    meta["resourceVersion"] = "1"
+    store[(namespace, name)] = created
+    return Reply(201, created)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge member by member, null removes a member, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def _lowered(headers: dict[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers.items()}
 
 
 def _encode(body: Any) -> bytes:

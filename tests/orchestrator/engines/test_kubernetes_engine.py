@@ -11,6 +11,7 @@ Nothing here has run against a live cluster.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import UTC, datetime
@@ -24,17 +25,23 @@ from kubernetes import client
 from orchestrator.engines import kubernetes as engine_module
 from orchestrator.engines.base import EngineUnavailable, LaunchRefused, LaunchSpec
 from orchestrator.engines.kubernetes import KubernetesEngine, job_manifest
+from orchestrator.engines.kubernetes_manifest import OUTPUT_PATH
+from orchestrator.engines.kubernetes_secret import secret_manifest, secret_owner_patch
 from orchestrator.engines.kubernetes_status import remote_status
-from tests.support.fake_kube import FakeKube
+from tests.support.fake_kube import FakeKube, merge_patch
 
 SCHEMA_VERSION = "1.30"
 OBJECTS = Path(__file__).parent / "k8s_objects"
+MANIFESTS = Path(__file__).parent / "k8s_manifests"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 CLUSTER = {"namespace": "runs", "service_account": "regatta-runner"}
 
 ALICE_RUN = "eks-0a6e3c55-9b1f-4c2d-8e7a-3f5d2b1c9e40"
+# Bob's Scale job: a json input, OUTPUT_DIR wanted, one secret setting.
+BOB_JOB = "4f1c2a9e-1d7b-4c3e-9a8f-2b6d5e7c1a30"
+BOBS_TOKEN = "hunter2-s3cr3t"
 
 
 def spec_for(**overrides) -> LaunchSpec:
@@ -77,6 +84,17 @@ def container_of(manifest: dict) -> dict:
     return manifest["spec"]["template"]["spec"]["containers"][0]
 
 
+def bobs_job_spec(**overrides) -> LaunchSpec:
+    fields = {
+        "execution_id": BOB_JOB,
+        "env": [("COUNT", "3"), ("ALLOCATED_CPUS", "0.25")],
+        "labels": {"job_id": "7", "job_type": "counter"},
+        "output_env": "OUTPUT_DIR",
+        "secret_env": lambda: [("TOKEN", BOBS_TOKEN)],
+    }
+    return spec_for(**(fields | overrides))
+
+
 # The manifest, against the schema ------------------------------------------------------------
 
 
@@ -105,6 +123,75 @@ def test_it_knows_the_schema_check_bites():
     misspelt["spec"]["template"]["spec"]["restartPolicyy"] = "Never"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(misspelt, SCHEMA_VERSION, strict=True)
+
+
+def test_it_builds_a_scale_jobs_job_and_secret_the_schema_accepts():
+    job = job_manifest(bobs_job_spec(), secret_names=["TOKEN"])
+    secret = secret_manifest(job=job, env=[("TOKEN", BOBS_TOKEN)])
+    owned = merge_patch(secret, secret_owner_patch(job_name=BOB_JOB, job_uid="0b5e-uid"))
+
+    for manifest in (job, secret, owned):
+        assert kubernetes_validate.validate(manifest, SCHEMA_VERSION, strict=True)
+    misspelt = secret | {"immutible": True}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(misspelt, SCHEMA_VERSION, strict=True)
+
+
+def test_it_gives_a_scale_job_a_writable_output_dir_and_only_refers_to_its_secret():
+    job = job_manifest(bobs_job_spec(), secret_names=["TOKEN"])
+    pod = job["spec"]["template"]["spec"]
+    container = container_of(job)
+
+    assert container["env"] == [
+        {"name": "COUNT", "value": "3"},
+        {"name": "ALLOCATED_CPUS", "value": "0.25"},
+        {"name": "OUTPUT_DIR", "value": OUTPUT_PATH},
+        {
+            "name": "TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": f"{BOB_JOB}-env", "key": "TOKEN"}},
+        },
+    ]
+    (volume,) = pod["volumes"]
+    assert volume == {"name": "outputs", "emptyDir": {}}
+    assert container["volumeMounts"] == [{"name": "outputs", "mountPath": OUTPUT_PATH}]
+    # The emptyDir is handed to the group the unprivileged user runs as.
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"] == 65534
+    assert BOBS_TOKEN not in json.dumps(job)
+
+
+def test_it_puts_the_secret_values_in_an_opaque_secret_labelled_like_the_job():
+    job = job_manifest(bobs_job_spec(), secret_names=["TOKEN"])
+
+    secret = secret_manifest(job=job, env=[("TOKEN", BOBS_TOKEN), ("DOLLARS", "$(HOME) $$")])
+
+    assert (secret["kind"], secret["type"]) == ("Secret", "Opaque")
+    assert secret["metadata"]["name"] == f"{BOB_JOB}-env"
+    assert secret["metadata"]["namespace"] == "runs"
+    assert secret["metadata"]["labels"]["regatta.io/execution"] == BOB_JOB
+    assert secret["metadata"]["labels"] == job["metadata"]["labels"]
+    # Values read from a Secret are not expanded by Kubernetes: stored exactly as given.
+    assert decoded(secret) == {"TOKEN": BOBS_TOKEN, "DOLLARS": "$(HOME) $$"}
+    with pytest.raises(LaunchRefused, match="cannot be a Kubernetes Secret key"):
+        secret_manifest(job=job, env=[("NOT A KEY", "x")])
+
+
+def decoded(secret: dict) -> dict[str, str]:
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
+def test_it_keeps_a_flotilla_runs_job_as_it_was():
+    spec = spec_for(
+        command="echo $FLOTILLA_RUN_ID",
+        env=[("FLOTILLA_RUN_ID", ALICE_RUN), ("MODE", "prod")],
+        cpus=0.5,
+        mem_mb=512,
+        disk_mb=2048,
+        deadline_seconds=3600,
+        labels={"cluster_name": "batch", "owner_id": "alice"},
+    )
+
+    # Recorded before Scale jobs got an output directory and a Secret on this engine.
+    assert job_manifest(spec) == json.loads((MANIFESTS / "flotilla_run.json").read_text())
 
 
 def test_it_builds_flotillas_job_for_alices_run():
@@ -523,6 +610,102 @@ def test_it_reports_a_failing_stop_as_unavailable(kube, kubeconfig, engine):
     assert ("runs", ALICE_RUN) in kube.jobs
 
 
+# A Scale job's Secret ---------------------------------------------------------------------------
+
+BOBS_SECRET = ("runs", f"{BOB_JOB}-env")
+
+
+def test_it_makes_the_secret_then_the_job_then_makes_the_job_its_owner(kube, kubeconfig, engine):
+    spec = bobs_job_spec(options=CLUSTER | {"kubeconfig": kubeconfig})
+
+    ref = engine.launch(spec)
+
+    assert ref["job_name"] == BOB_JOB
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in kube.requests] == [
+        ("POST", "secrets"),
+        ("POST", "jobs"),
+        ("PATCH", f"{BOB_JOB}-env"),
+    ]
+    (post,) = kube.calls("POST", "/jobs")
+    assert post.body == job_manifest(spec, secret_names=["TOKEN"])
+    assert BOBS_TOKEN not in json.dumps(post.body)
+    secret = kube.secrets[BOBS_SECRET]
+    assert decoded(secret) == {"TOKEN": BOBS_TOKEN}
+    job_uid = kube.jobs[("runs", BOB_JOB)]["metadata"]["uid"]
+    assert secret["metadata"]["ownerReferences"] == [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": BOB_JOB, "uid": job_uid}
+    ]
+
+
+def test_a_retried_launch_finds_its_secret_and_job_and_owns_the_secret(kube, kubeconfig, engine):
+    spec = bobs_job_spec(options=CLUSTER | {"kubeconfig": kubeconfig})
+    kube.fail["patch_secret"] = 503
+    with pytest.raises(EngineUnavailable, match="owner"):
+        engine.launch(spec)
+    assert "ownerReferences" not in kube.secrets[BOBS_SECRET]["metadata"]
+    del kube.fail["patch_secret"]
+
+    ref = engine.launch(spec)
+
+    assert ref["job_name"] == BOB_JOB
+    assert len(kube.jobs) == len(kube.secrets) == 1
+    job_uid = kube.jobs[("runs", BOB_JOB)]["metadata"]["uid"]
+    (owner,) = kube.secrets[BOBS_SECRET]["metadata"]["ownerReferences"]
+    assert owner["uid"] == job_uid
+    # The Job existed: its uid was read back, since the second POST answered 409.
+    assert kube.calls("GET", f"/jobs/{BOB_JOB}")
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [(422, LaunchRefused), (400, LaunchRefused), (503, EngineUnavailable)]
+)
+def test_a_job_the_server_does_not_take_leaves_no_secret(kube, kubeconfig, engine, code, error):
+    kube.fail["create_job"] = code
+
+    with pytest.raises(error, match="the Job"):
+        engine.launch(bobs_job_spec(options=CLUSTER | {"kubeconfig": kubeconfig}))
+
+    assert len(kube.calls("POST", "/secrets")) == 1
+    assert len(kube.calls("DELETE", f"/secrets/{BOB_JOB}-env")) == 1
+    assert kube.secrets == {}
+    assert kube.jobs == {}
+
+
+def test_a_secret_the_server_does_not_take_means_no_job(kube, kubeconfig, engine):
+    kube.fail["create_secret"] = 403  # no RBAC for secrets yet: an operator can fix it
+
+    with pytest.raises(EngineUnavailable, match="cannot take the Secret now: 403"):
+        engine.launch(bobs_job_spec(options=CLUSTER | {"kubeconfig": kubeconfig}))
+
+    assert kube.calls("POST", "/jobs") == []
+
+
+def test_a_refused_spec_makes_no_secret(kube, kubeconfig, engine):
+    staging = bobs_job_spec(options=CLUSTER | {"kubeconfig": kubeconfig}, stages_files=True)
+    with pytest.raises(LaunchRefused, match="cannot stage input files"):
+        engine.launch(staging)
+
+    def unreadable() -> list[tuple[str, str]]:
+        raise RuntimeError("stored secrets 'counter-1.0.0' do not decrypt")
+
+    broken = bobs_job_spec(options=CLUSTER | {"kubeconfig": kubeconfig}, secret_env=unreadable)
+    with pytest.raises(LaunchRefused, match="could not read the secret variables: stored"):
+        engine.launch(broken)
+
+    assert kube.requests == []
+
+
+def test_a_job_without_secret_values_gets_no_secret(kube, kubeconfig, engine):
+    spec = bobs_job_spec(options=CLUSTER | {"kubeconfig": kubeconfig}, secret_env=lambda: [])
+
+    engine.launch(spec)
+
+    (post,) = kube.calls("POST")
+    assert post.body == job_manifest(spec)
+    assert "valueFrom" not in json.dumps(post.body)
+    assert kube.secrets == {}
+
+
 # Logs -----------------------------------------------------------------------------------------
 
 
@@ -675,4 +858,7 @@ def test_it_ships_a_role_with_exactly_the_rights_the_docs_list():
         ("", "pods", "list"),
         ("", "pods/log", "get"),
         ("", "events", "list"),
+        ("", "secrets", "create"),
+        ("", "secrets", "patch"),
+        ("", "secrets", "delete"),
     }
