@@ -78,6 +78,10 @@ class TaskServiceStandIn:
 
             def setup(self) -> None:
                 super().setup()
+                # The answer goes out in two writes (headers, then body). On a kept-alive
+                # connection Nagle holds the second until the client's delayed ACK, 40 ms later;
+                # real services (Go's net/http, gunicorn) send at once.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with standin._lock:
                     standin._connections.add(self.connection)
 
