@@ -210,17 +210,16 @@ class _GuardedAdapter(HTTPAdapter):
 _local = threading.local()
 
 
-def _session() -> requests.Session:
-    """One session per thread: its connections are kept alive between calls (a new session and
-    TCP connection per call cost more CPU than the call's own work)."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-        session.trust_env = False
-        adapter = _GuardedAdapter()
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-    return session
+def _adapter() -> _GuardedAdapter:
+    """One adapter (a connection pool) per thread: its connections are kept alive between calls
+    (a new TCP connection per call cost more CPU than the call's own work). Requests are sent
+    through it directly, not through a `requests.Session`: a session merges its defaults,
+    environment, cookies and hooks into every call, which cost a fifth of a call's CPU, and
+    none of them apply (no proxies from the environment, no cookies kept between services)."""
+    adapter = getattr(_local, "adapter", None)
+    if adapter is None:
+        adapter = _local.adapter = _GuardedAdapter()
+    return adapter
 
 
 @dataclass(eq=False)
@@ -260,15 +259,9 @@ def _attach(conn: Any) -> None:
 
 
 def _exchange(method: str, url: str, *, headers: dict[str, str], json: Any) -> Answer:
-    resp = _session().request(
-        method,
-        url,
-        headers=headers,
-        json=json,
-        timeout=settings.OUTBOUND_TIMEOUT,
-        allow_redirects=False,
-        stream=True,
-    )
+    prepared = requests.Request(method, url, headers=headers, json=json).prepare()
+    # An adapter never follows a redirect: a 3xx comes back as it is and is refused below.
+    resp = _adapter().send(prepared, stream=True, timeout=settings.OUTBOUND_TIMEOUT)
     with resp:
         if 300 <= resp.status_code < 400:
             raise OutboundRefused(f"answered {resp.status_code}, a redirect, which is not followed")
