@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 
+# Read by orchestrator/settings.py in each worker (config.is_web_process): a web worker keeps
+# its embedded SQLite connection between requests, which a forking Celery worker must not.
+os.environ["REGATTA_WEB_PROCESS"] = "1"
 wsgi_app = "orchestrator.wsgi:application"
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -68,6 +68,15 @@ def uses_sqlite() -> bool:
     return urlparse(database_url()).scheme.startswith("sqlite")
 
 
+# Set by deploy/gunicorn.conf.py in the master, so every web worker inherits it.
+WEB_PROCESS_ENV = "REGATTA_WEB_PROCESS"
+
+
+def is_web_process() -> bool:
+    """A gunicorn worker: it serves requests and never forks after opening a connection."""
+    return env_str(WEB_PROCESS_ENV) == "1"
+
+
 def env_networks(name: str) -> list[IPv4Network | IPv6Network]:
     """Comma-separated CIDRs (a bare address is one host). A typo fails the start, naming the
     setting, rather than silently allowing nothing or everything."""
