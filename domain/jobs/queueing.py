@@ -16,13 +16,16 @@ from django.utils import timezone
 
 from domain.common.errors import InvalidInput
 from domain.common.steps import step_after_commit
+from domain.executions import conf as executions_conf
 from domain.executions.services import execution_stop
+from domain.jobs import conf
 from domain.jobs.configuration import configuration_check, configuration_parse
 from domain.jobs.job_inputs import job_input_parse, job_resources
 from domain.jobs.job_states import CANCELABLE, REQUEUEABLE, job_transition, queued_updates
 from domain.jobs.manifest import SeedManifest
 from domain.jobs.models import Job, JobStatus, JobType, JobTypeRevision
 from domain.jobs.secret_store import secret_names
+from domain.jobs.seed_env import input_stages_files
 from domain.jobs.steps import ScheduleJobs
 
 S = JobStatus
@@ -40,6 +43,7 @@ def job_queue_new(*, job_type_id: int, data: Any, configuration: Any = None) -> 
         raise InvalidInput(f"job type {job_type.name} {job_type.version} is not active")
     manifest = SeedManifest(job_type.manifest)
     stored, input_mib = job_input_parse(data, manifest)
+    _staging_check(job_type, manifest, stored)
     config = _job_configuration(job_type, manifest, configuration)
     with transaction.atomic():
         revision = JobTypeRevision.objects.get(
@@ -69,6 +73,22 @@ def job_queue_new(*, job_type_id: int, data: Any, configuration: Any = None) -> 
         )
         step_after_commit(ScheduleJobs())
     return job
+
+
+def _staging_check(job_type: JobType, manifest: SeedManifest, stored: dict[str, Any]) -> None:
+    """A job with files to stage cannot run on a cluster no Regatta host serves (kubernetes):
+    refused here, with the reason, rather than failing every launch until `max_tries`."""
+    cluster = conf.jobs_cluster()
+    engine = executions_conf.clusters().get(cluster, {}).get("engine")
+    if engine in (None, *executions_conf.HOST_ENGINES):
+        return
+    if not input_stages_files(stored, manifest):
+        return
+    raise InvalidInput(
+        f"job type {job_type.name} {job_type.version} has file inputs or outputs (or json"
+        f" outputs, read from a file), and the jobs cluster {cluster} runs on {engine}, which"
+        " cannot stage files: run it on a local or docker cluster (SCALE_JOBS_CLUSTER)"
+    )
 
 
 def _job_configuration(job_type: JobType, manifest: SeedManifest, given: Any) -> dict[str, Any]:

@@ -57,9 +57,13 @@ def job_mounts(job: Job, manifest: SeedManifest) -> tuple[Mount, ...]:
 
 
 def job_stages_files(job: Job, manifest: SeedManifest) -> bool:
-    """Whether the job has files to stage before its command or to collect after it (the
-    results manifest, seed.outputs.json, is such a file)."""
-    has_inputs = any(job.input.get("files", {}).values())
+    return input_stages_files(job.input, manifest)
+
+
+def input_stages_files(data: dict[str, Any], manifest: SeedManifest) -> bool:
+    """Whether a job with this input (Data JSON as stored) has files to stage before its
+    command or to collect after it (the results manifest, seed.outputs.json, is such a file)."""
+    has_inputs = any(data.get("files", {}).values())
     return has_inputs or bool(manifest.output_files or manifest.output_json)
 
 

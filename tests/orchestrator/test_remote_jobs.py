@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from domain.common.errors import InvalidInput
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.models import Execution, ExecutionState, Outcome
 from domain.jobs.models import Job
@@ -102,9 +103,24 @@ def test_a_job_the_api_server_refuses_leaves_no_secret(kube_cluster):
     assert kube_cluster.secrets == {}
 
 
-def test_a_job_with_file_outputs_is_refused_before_any_secret_is_made(kube_cluster):
+def test_a_job_with_file_outputs_is_refused_when_it_is_queued(kube_cluster):
     typed = _counter(outputs={"files": [{"name": "COUNT_FILE", "pattern": "count.txt"}]})
-    execution = _scheduled(typed.pk, {"json": {"COUNT": 3}})
+    with pytest.raises(InvalidInput, match="jobs cluster k8s runs on kubernetes"):
+        job_queue_new(job_type_id=typed.pk, data={"json": {"COUNT": 3}})
+    assert not Job.objects.filter(job_type=typed).exists()
+
+
+def test_a_job_with_file_outputs_is_refused_at_launch_before_any_secret_is_made(
+    kube_cluster, monkeypatch
+):
+    """Queued while jobs ran on another cluster, launched after SCALE_JOBS_CLUSTER moved them."""
+    typed = _counter(outputs={"files": [{"name": "COUNT_FILE", "pattern": "count.txt"}]})
+    monkeypatch.setenv("SCALE_JOBS_CLUSTER", "elsewhere")
+    job = job_queue_new(job_type_id=typed.pk, data={"json": {"COUNT": 3}})
+    monkeypatch.setenv("SCALE_JOBS_CLUSTER", "k8s")
+    assert jobs_schedule() == 1
+    assert execution_dispatch(cluster="k8s") == 1
+    execution = Execution.objects.get(pk=Job.objects.get(pk=job.pk).execution_id)
 
     assert launch(execution.id) == "refused"
 

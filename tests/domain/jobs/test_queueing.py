@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain.common.errors import InvalidInput
+from domain.executions import conf as executions_conf
 from domain.jobs.job_types import job_type_edit
 from domain.jobs.manifest import SeedManifest
 from domain.jobs.models import Job, JobEvent, JobStatus
@@ -72,6 +73,36 @@ def test_a_jobs_own_setting_replaces_only_that_setting_of_the_types(settings, tm
     assert job.configuration["settings"] == {"REGION": "north", "LEVEL": "9"}
     env = dict(job_environment(job, SeedManifest(job.job_type_rev.manifest)))
     assert (env["REGION"], env["LEVEL"]) == ("north", "9")
+
+
+@pytest.fixture
+def jobs_on_kubernetes(monkeypatch):
+    monkeypatch.setenv(
+        "EXECUTIONS_CLUSTERS", '{"default": {"engine": "local"}, "kube": {"engine": "kubernetes"}}'
+    )
+    monkeypatch.setenv("SCALE_JOBS_CLUSTER", "kube")
+    executions_conf.clusters.cache_clear()
+    yield
+    monkeypatch.undo()
+    executions_conf.clusters.cache_clear()
+
+
+@pytest.mark.usefixtures("jobs_on_kubernetes")
+def test_it_refuses_a_job_with_files_to_stage_when_jobs_run_on_kubernetes(typed, tmp_path):
+    image = input_file(tmp_path, "a.png", "x")
+    with pytest.raises(InvalidInput, match="runs on kubernetes, which cannot stage files"):
+        job_queue_new(
+            job_type_id=typed.pk, data={"files": {"IMAGE": [image.pk]}, "json": {"COUNT": 1}}
+        )
+    assert not Job.objects.filter(job_type=typed).exists()
+
+
+@pytest.mark.usefixtures("jobs_on_kubernetes")
+def test_it_queues_a_json_only_job_when_jobs_run_on_kubernetes(settings, tmp_path):
+    settings.DATA_DIR = str(tmp_path / "data")
+    json_only = job_type(inputs={"json": [{"name": "COUNT", "type": "integer"}]})
+    job = job_queue_new(job_type_id=json_only.pk, data={"json": {"COUNT": 2}})
+    assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
 
 
 @pytest.mark.parametrize(
