@@ -33,7 +33,7 @@ engines: ## make sure dockerd answers and its local test image exists (install, 
 TEST_PROCESSES ?= 3
 
 test: $(STAMP) services engines ## run the whole test suite against real PostgreSQL, Redis and workers
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
