@@ -27,8 +27,8 @@ from domain.jobs.configuration import output_workspace_name
 from domain.jobs.files import file_store, workspace_named
 from domain.jobs.manifest import SeedManifest, env_var_name
 from domain.jobs.models import Job, JobExecution, ScaleFile
-from domain.jobs.secret_store import secret_values_read
 from domain.jobs.seed_env import INPUTS_DIR, OUTPUT_DIR, OUTPUTS_DIR
+from domain.jobs.selectors import job_type_secrets
 from domain.jobs.storage import storage_for
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def job_secret_env(execution_id: str) -> list[tuple[str, str]]:
 
 
 def _secret_env(job: Job, manifest: SeedManifest) -> list[tuple[str, str]]:
-    secrets = secret_values_read(key=job.job_type.secrets_key)
+    secrets = job_type_secrets(job_type=job.job_type)
     return [
         (env_var_name(name), secrets[name])
         for name in sorted(manifest.secret_setting_names)
