@@ -205,7 +205,8 @@ def get_job_execution(
 def get_job_execution_logs(request: HttpRequest, stream: str, job_exe_id: int = _id()):
     """The execution's output as the original's JSON list of lines; 204 when there is none.
     `stdout` and `stderr` serve the lines of that stream, `combined` all of them in order; each
-    line says its stream. The docker engine joins stderr into stdout: its lines are all stdout."""
+    line says its stream. The kubernetes engine joins stderr into stdout: its lines are all
+    stdout."""
     if stream not in STREAMS:
         return Status(404, {"detail": "Not found."})
     record = job_selectors.job_execution_by_id(job_exe_id=job_exe_id)

@@ -41,9 +41,9 @@ from domain.jobs.manifest import SeedManifest
 from domain.jobs.models import Job, JobEvent, JobExecution, JobStatus, JobType
 from domain.jobs.seed_env import (
     execution_resources,
+    input_stages_files,
     job_environment,
     job_mounts,
-    job_stages_files,
 )
 
 SCAN_FIRST, SCAN_BATCH = 64, 1000
@@ -309,7 +309,7 @@ def _execution(job: Job, job_type: JobType, manifest: SeedManifest, cluster: str
         priority=job.priority,
         attempt=job.num_exes,
         mounts=job_mounts(job, manifest),
-        stages_files=job_stages_files(job, manifest),
+        stages_files=input_stages_files(job.input, manifest),
     )
 
 

@@ -56,10 +56,6 @@ def job_mounts(job: Job, manifest: SeedManifest) -> tuple[Mount, ...]:
     )
 
 
-def job_stages_files(job: Job, manifest: SeedManifest) -> bool:
-    return input_stages_files(job.input, manifest)
-
-
 def input_stages_files(data: dict[str, Any], manifest: SeedManifest) -> bool:
     """Whether a job with this input (Data JSON as stored) has files to stage before its
     command or to collect after it (the results manifest, seed.outputs.json, is such a file)."""

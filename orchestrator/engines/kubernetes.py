@@ -295,6 +295,9 @@ def _secret_env(spec: LaunchSpec) -> list[tuple[str, str]]:
     try:
         return spec.secret_env()
     except Exception as exc:  # noqa: BLE001
+        # What the owner's read may raise: a secret store that does not decrypt
+        # (ImproperlyConfigured), a job row gone, a database error; as scratch_prepare treats
+        # a failed prepare step on the host engines.
         raise LaunchRefused(f"could not read the secret variables: {exc}") from exc
 
 
