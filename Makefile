@@ -28,12 +28,13 @@ services: ## make sure PostgreSQL and Redis answer (start or install them if nee
 engines: ## make sure dockerd answers and its local test image exists (install, start, build if needed)
 	bash deploy/ensure-engines.sh
 
-# The suite runs in TEST_PROCESSES pytest-xdist processes, one test file each at a time; each has
-# its own test database and Redis dbs (tests/support/env_defaults.py). TEST_PROCESSES=0: one process.
+# The suite runs in TEST_PROCESSES pytest-xdist processes, one test file each at a time, files marked
+# `long` first (tests/conftest.py); each process has its own test database and Redis dbs
+# (tests/support/env_defaults.py). TEST_PROCESSES=0: one process.
 TEST_PROCESSES ?= 3
 
 test: $(STAMP) services engines ## run the whole test suite against real PostgreSQL, Redis and workers
-	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --durations=20 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder --durations=20 $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

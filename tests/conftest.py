@@ -39,6 +39,19 @@ def pytest_sessionstart(session) -> None:
         pytest.exit(f"PostgreSQL at {server.hostname}:{server.port} is unreachable: {exc}", 3)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files marked `long(minutes)` come first, the longest first. The parallel processes
+    take files in this order (`--no-loadscope-reorder` in the Makefile), so the run does not end
+    with one process alone in a fuzzer while the others are idle. The minutes only order."""
+
+    def longest_first(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("long")
+        return -float(mark.args[0]) if mark else 0.0
+
+    items.sort(key=longest_first)
+
+
 def _flush_retrying_deadlocks(flush):
     """A transactional test's teardown truncates every table while package-scoped workers still
     heartbeat and schedule: PostgreSQL may pick the truncation as a deadlock's victim. Its

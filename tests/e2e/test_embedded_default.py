@@ -32,6 +32,8 @@ DUPLICATE = 'pq: duplicate key value violates unique constraint "project_hash_un
 DRONES = 4
 DRAIN_TASKS = 200
 
+pytestmark = pytest.mark.long(2)
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Iterator[MakeRun]:

@@ -33,7 +33,7 @@ from tests.support.executions import (
 )
 from tests.support.processes import run_concurrently, start_beat, stop_beat, wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.long(1.5)]
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from tests.support.make_run import (
 )
 from tests.support.processes import wait_until
 
+pytestmark = pytest.mark.long(4)
+
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_it_serves_healthz_on_the_embedded_default_and_stops_everything(tmp_path, stop_signal):

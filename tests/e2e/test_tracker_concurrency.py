@@ -15,7 +15,7 @@ from domain.tracker.counters import project_closed_count, worker_closed_count
 from domain.tracker.models import Task
 from tests.support.processes import run_concurrently, start_web
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.long(5)]
 
 WORKERS = 32
 TASKS = 20_000
@@ -38,6 +38,8 @@ def web(subprocess_env, log_dir, redis_client):
     proc.stop()
 
 
+# 40,000 requests on a machine shared with other test files: minutes, not the default limit.
+@pytest.mark.timeout(900)
 def test_32_workers_drain_20000_tasks_each_closed_exactly_once(web, subprocess_env):
     manager = requests.Session()
     _post(web, "/register", {"username": "alice", "password": "correct horse"}, manager)

@@ -24,6 +24,10 @@ from tests.support.redis_dbs import redis_db_moved
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 QUEUES = ("default", "outbound", "executions", "jobs")
+# How long a process of ours may take to come up. A cold start imports Django, Celery and every
+# task module; on a 2-core CI machine that is also running 32 drain clients and a fuzzer, that
+# took over 30 s for a beat (a timeout that failed a CI run, not a beat that never started).
+STARTUP_TIMEOUT = 120.0
 
 
 def wait_until(
@@ -178,7 +182,8 @@ def start_worker(
             raise AssertionError(f"worker exited early:\n{proc.log()[-3000:]}")
         return bool(app.control.ping(destination=[hostname], timeout=0.5))
 
-    wait_until(answered, timeout=60, interval=0.2, message=f"worker {hostname} to answer a ping")
+    message = f"worker {hostname} to answer a ping"
+    wait_until(answered, timeout=STARTUP_TIMEOUT, interval=0.2, message=message)
     return proc
 
 
@@ -188,7 +193,11 @@ def start_beat(env: dict[str, str], log_dir: Path, data_dir: Path, *, name: str 
     env = {**env, "REGATTA_DATA_DIR": str(data_dir)}
     argv = [str(BIN / "celery"), "-A", "orchestrator", "beat", "--loglevel", "INFO"]
     proc = _spawn(name, argv, env, log_dir)
-    wait_until(lambda: "beat: Starting" in proc.log() or not proc.alive(), timeout=30)
+    wait_until(
+        lambda: "beat: Starting" in proc.log() or not proc.alive(),
+        timeout=STARTUP_TIMEOUT,
+        message="beat to start",
+    )
     assert proc.alive(), proc.log()[-2000:]
     return proc
 
@@ -233,7 +242,7 @@ def start_web(
         except requests.RequestException:
             return False
 
-    wait_until(answered, timeout=60, interval=0.2, message="web server to answer")
+    wait_until(answered, timeout=STARTUP_TIMEOUT, interval=0.2, message="web server to answer")
     return proc
 
 

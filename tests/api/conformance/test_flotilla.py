@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.conformance.fuzzing import CONFORMANCE_MARKS, answers_as_documented
 
-pytestmark = CONFORMANCE_MARKS
+pytestmark = [*CONFORMANCE_MARKS, pytest.mark.long(5.5)]
 
 
 def test_every_flotilla_operation_answers_as_its_document_says(

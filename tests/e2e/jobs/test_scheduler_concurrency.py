@@ -30,7 +30,7 @@ from orchestrator.celery import app
 from tests.domain.jobs.jobs_support import job_type
 from tests.support.processes import start_worker
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.long(2.5)]
 LIMITS = [2, 3, 5, 8, 13, 2, 3, 5, 8, None]
 JOBS_PER_TYPE = 100
 SAMPLER = Path(__file__).with_name("open_counts_sampler.py")

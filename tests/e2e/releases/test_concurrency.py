@@ -10,7 +10,7 @@ from domain.common.models import TransitionLog
 from domain.releases.models import Event, Release, Task
 from tests.support.processes import control_app, run_concurrently, wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.long(2.5)]
 
 
 def _release_moves(kf_id: str, target: str) -> int:
