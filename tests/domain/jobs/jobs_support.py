@@ -12,6 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from domain.executions.models import Host
+from domain.jobs.conf import jobs_cluster
 from domain.jobs.files import file_store
 from domain.jobs.job_types import job_type_create
 from domain.jobs.models import JobType, ScaleFile
@@ -75,12 +76,13 @@ def job_type(
 
 
 def host(
-    *, name: str = "h1", cluster: str = "default", slots: int = 16, cpus: float = 8, mem_mb=16384
+    *, name: str = "h1", cluster: str = "", slots: int = 16, cpus: float = 8, mem_mb=16384
 ) -> Host:
+    """A live host of `cluster` (by default, the one jobs run on: SCALE_JOBS_CLUSTER)."""
     return Host.objects.create(
         name=name,
         queue=f"executions.host.{name}",
-        clusters=[cluster],
+        clusters=[cluster or jobs_cluster()],
         slots=slots,
         cpus=cpus,
         mem_mb=mem_mb,

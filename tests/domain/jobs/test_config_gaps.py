@@ -16,7 +16,7 @@ from domain.jobs.scheduling import jobs_schedule
 from domain.jobs.steps import ScheduleJobs
 from tests.domain.jobs.jobs_support import host, job_type
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("own_jobs_cluster")]
 S = JobStatus
 REFS = [{"name": "REFS", "path": "/refs"}]
 TOKENS = [{"name": "API_KEY", "secret": False}, {"name": "PASSWORD", "secret": True}]

@@ -9,13 +9,14 @@ import pytest
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.launches import execution_end, execution_launch_begin, execution_mark_running
 from domain.executions.models import Execution, Outcome
+from domain.jobs.conf import jobs_cluster
 from domain.jobs.job_types import job_type_edit
 from domain.jobs.models import Job, JobExecution, JobStatus
 from domain.jobs.queueing import job_queue_new, jobs_cancel
 from domain.jobs.scheduling import jobs_schedule
 from tests.domain.jobs.jobs_support import host, job_type
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("own_jobs_cluster")]
 S = JobStatus
 
 
@@ -31,7 +32,7 @@ def _queue(jt, n=1, **kw) -> list[Job]:
 def _run(job: Job) -> Execution:
     """The engine side: a slot, a launch, the command running."""
     job.refresh_from_db()
-    execution_dispatch(cluster="default")
+    execution_dispatch(cluster=jobs_cluster())
     execution_launch_begin(execution_id=job.execution_id)
     execution_mark_running(execution_id=job.execution_id, engine_ref={"pid": 1})
     return Execution.objects.get(pk=job.execution_id)
