@@ -130,17 +130,25 @@ def main() -> None:  # noqa: C901 — one linear script reads best here
         RELEASES_RETRY_BACKOFF="1",
         LOG_LEVEL="WARNING",
     )
-    procs = [
-        start_web(env, logs, workers=WEB_WORKERS),
-        start_worker(env, logs, queues="default", concurrency=2, name="bench-default"),
-        start_worker(
-            env,
+
+    def default_worker(name: str, **extra: str):
+        return start_worker({**env, **extra}, logs, queues="default", concurrency=2, name=name)
+
+    def outbound_worker(name: str, **extra: str):
+        concurrency = OUTBOUND_THREADS if OUTBOUND_POOL == "threads" else OUTBOUND_PROCS
+        return start_worker(
+            {**env, **extra},
             logs,
             queues="outbound",
-            concurrency=OUTBOUND_THREADS if OUTBOUND_POOL == "threads" else OUTBOUND_PROCS,
-            name="bench-out",
+            concurrency=concurrency,
+            name=name,
             pool=OUTBOUND_POOL,
-        ),
+        )
+
+    procs = [
+        start_web(env, logs, workers=WEB_WORKERS),
+        default_worker("bench-default"),
+        outbound_worker("bench-out"),
     ]
 
     def start_beat(name: str, **extra: str):
@@ -292,13 +300,13 @@ def main() -> None:  # noqa: C901 — one linear script reads best here
         print(f"push PATCHes answered non-2xx: {bad}")
 
         # --- 4. poll mode --------------------------------------------------------------------
-        # Beat and the worker that schedules each task's first poll both get the interval.
+        # Beat, and the workers that set each task's first poll (the default one at start, the
+        # outbound one at the acknowledgement), all get the interval.
         poll_env = {"RELEASES_TASK_POLL_INTERVAL": str(POLL_INTERVAL)}
         beat.stop()
-        procs[1].stop()
-        procs[1] = start_worker(
-            {**env, **poll_env}, logs, queues="default", concurrency=2, name="bench-default-poll"
-        )
+        for i, restart in ((1, default_worker), (2, outbound_worker)):
+            procs[i].stop()
+            procs[i] = restart(f"{procs[i].name}-poll", **poll_env)
         start_beat("bench-beat-poll", **poll_env)
         for sid in push_ids:
             session.patch(f"{web}/task-services/{sid}", json={"enabled": False}, headers=auth)

@@ -14,7 +14,7 @@ Steps are scheduled only after commit (`step_after_commit`), passing ids.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
@@ -24,7 +24,7 @@ from django.utils import timezone
 from domain.common.errors import Forbidden, IllegalTransition, NotFound
 from domain.common.rows import row_save_fields
 from domain.common.steps import step_after_commit
-from domain.releases import versions
+from domain.releases import conf, versions
 from domain.releases.errors import FieldErrors
 from domain.releases.machines import (
     RELEASE_LIVE,
@@ -74,6 +74,11 @@ _REPORTED_TASK_SQL = (
     " FROM releases_task WHERE kf_id = %s"
 )
 _TASK_STATES_SQL = "SELECT state FROM releases_task WHERE release_id = %s"
+# The task a report answers with, and its service's name (TaskOut's service_name).
+_ANSWERED_TASK_SQL = (
+    "SELECT t.*, s.name AS service_name FROM releases_task t"
+    " JOIN releases_taskservice s ON s.kf_id = t.task_service_id WHERE t.kf_id = %s"
+)
 
 
 def _row(model: type[M], sql: str, pk: str) -> M:
@@ -83,6 +88,15 @@ def _row(model: type[M], sql: str, pk: str) -> M:
     if row is None:
         raise NotFound("Not found.")
     return row
+
+
+def _answered_task(task_id: str) -> Task:
+    """The task as it is now, with its service; the service's other fields load if read."""
+    task = _row(Task, _ANSWERED_TASK_SQL, task_id)
+    fields = ["kf_id", "name"]
+    values = [task.task_service_id, task.service_name]
+    task.task_service = TaskService.from_db(connection.alias, fields, values)
+    return task
 
 
 def _lock_release(release_id: str) -> Release:
@@ -177,10 +191,10 @@ def release_start(*, release_id: str) -> list[str]:
             return []
         move_release(release_id, R.RUNNING, locked=release)
         tasks = _lock_tasks(release_id, T.INITIALIZED)
-        # Due at the first sweep after `start` is acknowledged (the sweep skips a task until
-        # then), so a poll-only service is seen within one poll interval. Polls go at the
+        # The sweep skips a task until its service acknowledges `start`; the first poll is
+        # then one interval after the acknowledgement (tasks_acknowledge). Polls go at the
         # lowest broker priority, so a burst of them never delays an initialize or a start.
-        first_check = timezone.now()
+        first_check = _first_check_at()
         for task in tasks:
             move_task(
                 task.pk,
@@ -200,12 +214,12 @@ def release_publish(*, release_id: str) -> Release:
         release = _lock_release(release_id)
         move_release(release_id, R.PUBLISHING, strict=True, locked=release)
         tasks = _lock_tasks(release_id, T.STAGED)
-        now = timezone.now()
+        first_check = _first_check_at()
         for task in tasks:
             move_task(
                 task.pk,
                 T.PUBLISHING,
-                updates={"pending_action": "publish", "next_check_at": now},
+                updates={"pending_action": "publish", "next_check_at": first_check},
                 locked=task,
             )
         if not Task.objects.filter(release_id=release_id).exists():
@@ -396,7 +410,7 @@ def task_report(
     early = _reportable(task.state, target, strict=strict)
     if early is not None or (number is not None and number != task.progress):
         _apply_report(task.release_id, task_id, target, number, asked_at=asked_at, strict=strict)
-    return Task.objects.select_related("task_service").get(pk=task_id)
+    return _answered_task(task_id)
 
 
 def _apply_report(
@@ -428,11 +442,22 @@ def _apply_report(
             _release_follow_up(release)
 
 
+def _first_check_at() -> datetime:
+    return timezone.now() + timedelta(seconds=conf.TASK_POLL_INTERVAL)
+
+
 def tasks_acknowledge(*, task_ids: list[str], action: str) -> None:
     """The services answered `action` for these tasks: nothing is owed any more (one UPDATE for
-    a whole batch; a report that arrived first has cleared it already)."""
+    a whole batch; a report that arrived first has cleared it already).
+
+    The answer was the task's status as of now (_deliver applies a state it names), so the
+    first poll is due one interval later, not at the next sweep: a service that pushes its
+    next state within the interval is never polled, and a poll-only one is still asked
+    within one interval. In a publish burst, polls at once doubled the outbound calls."""
     if task_ids:
-        Task.objects.filter(pk__in=task_ids, pending_action=action).update(pending_action="")
+        Task.objects.filter(pk__in=task_ids, pending_action=action).update(
+            pending_action="", next_check_at=_first_check_at()
+        )
 
 
 def task_create(

@@ -1,0 +1,57 @@
+"""When the poll sweep asks a task's service for its status (domain/releases/sweeps.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from domain.releases import conf, services, sweeps, task_services
+from domain.releases.models import Study, Task
+
+pytestmark = pytest.mark.django_db
+INTERVAL = 3600.0
+
+
+def _running_tasks(monkeypatch) -> list[str]:
+    """A release whose two tasks were sent `start`, not yet acknowledged."""
+    monkeypatch.setattr(conf, "TASK_POLL_INTERVAL", INTERVAL)
+    Study.objects.create(kf_id="SD_00000001")
+    for i in range(2):
+        task_services.task_service_create(name=f"s{i}", url=f"http://s{i}.example", author="a")
+    release = services.release_create(name="R", studies=["SD_00000001"])
+    ids = services.release_prepare(release_id=release.kf_id)
+    for task_id in ids:
+        services.task_mark_initialized(task_id=task_id)
+    services.release_start(release_id=release.kf_id)
+    return ids
+
+
+def test_a_task_is_not_polled_while_its_start_is_unacknowledged(monkeypatch):
+    ids = _running_tasks(monkeypatch)
+    Task.objects.filter(pk__in=ids).update(next_check_at=timezone.now() - timedelta(hours=2))
+    assert sweeps.tasks_poll_due(interval=INTERVAL) == []
+
+
+def test_an_acknowledged_task_is_first_polled_one_interval_after_the_answer(monkeypatch):
+    ids = _running_tasks(monkeypatch)
+    before = timezone.now()
+    services.tasks_acknowledge(task_ids=ids, action="start")
+    after = timezone.now()
+
+    # The answer was the task's status: no poll at the next sweep...
+    assert sweeps.tasks_poll_due(interval=INTERVAL) == []
+    for due in Task.objects.filter(pk__in=ids).values_list("next_check_at", flat=True):
+        assert before + timedelta(seconds=INTERVAL) <= due <= after + timedelta(seconds=INTERVAL)
+    # ...and one once the interval has passed.
+    Task.objects.filter(pk__in=ids).update(next_check_at=timezone.now())
+    assert sorted(sweeps.tasks_poll_due(interval=INTERVAL)) == sorted(ids)
+
+
+def test_an_acknowledgement_after_the_services_own_report_leaves_the_task_alone(monkeypatch):
+    first, second = _running_tasks(monkeypatch)
+    services.task_report(task_id=first, state="staged")
+    services.tasks_acknowledge(task_ids=[first, second], action="start")
+    assert Task.objects.get(pk=first).state == "staged"
+    assert sweeps.tasks_poll_due(interval=INTERVAL) == []
