@@ -101,7 +101,7 @@ beat_schedule.update(
         },
         "releases.poll_tasks": {
             "task": "releases.poll_tasks",
-            "schedule": _releases.TASK_POLL_INTERVAL,
+            "schedule": _releases.poll_sweep_every(_releases.TASK_POLL_INTERVAL),
             "kwargs": {"interval": _releases.TASK_POLL_INTERVAL},
         },
         "releases.sweep_timeouts": {

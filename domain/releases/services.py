@@ -192,7 +192,7 @@ def release_start(*, release_id: str) -> list[str]:
         move_release(release_id, R.RUNNING, locked=release)
         tasks = _lock_tasks(release_id, T.INITIALIZED)
         # The sweep skips a task until its service acknowledges `start`; the first poll is
-        # then one interval after the acknowledgement (tasks_acknowledge). Polls go at the
+        # then due a little under one interval later (tasks_acknowledge). Polls go at the
         # lowest broker priority, so a burst of them never delays an initialize or a start.
         first_check = _first_check_at()
         for task in tasks:
@@ -443,7 +443,7 @@ def _apply_report(
 
 
 def _first_check_at() -> datetime:
-    return timezone.now() + timedelta(seconds=conf.TASK_POLL_INTERVAL)
+    return timezone.now() + timedelta(seconds=conf.first_poll_after(conf.TASK_POLL_INTERVAL))
 
 
 def tasks_acknowledge(*, task_ids: list[str], action: str) -> None:
@@ -451,9 +451,8 @@ def tasks_acknowledge(*, task_ids: list[str], action: str) -> None:
     a whole batch; a report that arrived first has cleared it already).
 
     The answer was the task's status as of now (_deliver applies a state it names), so the
-    first poll is due one interval later, not at the next sweep: a service that pushes its
-    next state within the interval is never polled, and a poll-only one is still asked
-    within one interval. In a publish burst, polls at once doubled the outbound calls."""
+    first poll is due `conf.first_poll_after` later, not at the next sweep. In a publish burst
+    of push services, polls at the next sweep had doubled the outbound calls."""
     if task_ids:
         Task.objects.filter(pk__in=task_ids, pending_action=action).update(
             pending_action="", next_check_at=_first_check_at()

@@ -34,7 +34,9 @@ def test_a_task_is_not_polled_while_its_start_is_unacknowledged(monkeypatch):
     assert sweeps.tasks_poll_due(interval=INTERVAL) == []
 
 
-def test_an_acknowledged_task_is_first_polled_one_interval_after_the_answer(monkeypatch):
+def test_an_acknowledged_task_is_first_polled_a_sweep_period_short_of_an_interval_later(
+    monkeypatch,
+):
     ids = _running_tasks(monkeypatch)
     before = timezone.now()
     services.tasks_acknowledge(task_ids=ids, action="start")
@@ -42,8 +44,11 @@ def test_an_acknowledged_task_is_first_polled_one_interval_after_the_answer(monk
 
     # The answer was the task's status: no poll at the next sweep...
     assert sweeps.tasks_poll_due(interval=INTERVAL) == []
+    # ...but three quarters of an interval later: with the sweep running every quarter
+    # interval, a poll-only service is still asked within one interval of its answer.
+    delay = timedelta(seconds=0.75 * INTERVAL)
     for due in Task.objects.filter(pk__in=ids).values_list("next_check_at", flat=True):
-        assert before + timedelta(seconds=INTERVAL) <= due <= after + timedelta(seconds=INTERVAL)
+        assert before + delay <= due <= after + delay
     # ...and one once the interval has passed.
     Task.objects.filter(pk__in=ids).update(next_check_at=timezone.now())
     assert sorted(sweeps.tasks_poll_due(interval=INTERVAL)) == sorted(ids)
@@ -55,3 +60,11 @@ def test_an_acknowledgement_after_the_services_own_report_leaves_the_task_alone(
     services.tasks_acknowledge(task_ids=[first, second], action="start")
     assert Task.objects.get(pk=first).state == "staged"
     assert sweeps.tasks_poll_due(interval=INTERVAL) == []
+
+
+@pytest.mark.parametrize(
+    ("interval", "sweep", "first"), [(10.0, 2.5, 7.5), (2.0, 0.5, 1.5), (0.5, 0.5, 0.0)]
+)
+def test_the_sweep_runs_four_times_per_interval_and_at_most_twice_a_second(interval, sweep, first):
+    assert conf.poll_sweep_every(interval) == sweep
+    assert conf.first_poll_after(interval) == first
