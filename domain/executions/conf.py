@@ -18,6 +18,10 @@ HEARTBEAT_INTERVAL = env_float("EXECUTIONS_HEARTBEAT_INTERVAL", 5.0)
 HEARTBEAT_TIMEOUT = env_float("EXECUTIONS_HEARTBEAT_TIMEOUT", 60.0)
 # A PENDING execution whose launch has not started after this long is re-sent to its host.
 LAUNCH_TIMEOUT = env_float("EXECUTIONS_LAUNCH_TIMEOUT", 30.0)
+# A remote engine that keeps answering "not now" (its API down, a 403 on RBAC not yet granted)
+# is tried again for this long after the slot was claimed; then the execution ends
+# launch_failed with the engine's last answer, instead of waiting without end.
+LAUNCH_GIVE_UP = env_float("EXECUTIONS_LAUNCH_GIVE_UP", 900.0)
 # Seconds between SIGTERM and SIGKILL when a command is stopped.
 STOP_GRACE = env_float("EXECUTIONS_STOP_GRACE", 10.0)
 SWEEP_INTERVAL = env_float("EXECUTIONS_SWEEP_INTERVAL", 5.0)

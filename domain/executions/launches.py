@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from domain.common.steps import step_after_commit
+from domain.executions import conf
 from domain.executions.logs import execution_log_append
 from domain.executions.models import ACTIVE_STATES, Execution, ExecutionState, Outcome
 from domain.executions.mounts import Mount, mounts_parse
@@ -183,11 +184,29 @@ def launch_refused_reason(error: Exception) -> str:
     return f"the engine refused to launch it: {error}"[:2000]
 
 
-def execution_launch_retry(*, execution_id: str) -> None:
-    """The engine could not take it now: let a later launch message try again."""
+def execution_launch_retry(*, execution_id: str, reason: str) -> bool:
+    """The engine could not take it now (`reason`): let a later launch message try again, and
+    return True. Once EXECUTIONS_LAUNCH_GIVE_UP has passed since its slot was claimed, end it
+    launch_failed with the reason instead, and return False."""
+    given_up_before = timezone.now() - timedelta(seconds=conf.LAUNCH_GIVE_UP)
+    waited_too_long = Execution.objects.filter(
+        pk=execution_id, state=ExecutionState.PENDING, pending_at__lt=given_up_before
+    ).exists()
+    if waited_too_long:
+        execution_end(
+            execution_id=execution_id,
+            outcome=Outcome.LAUNCH_FAILED,
+            exit_code=None,
+            reason=(
+                f"the engine could not take it for {conf.LAUNCH_GIVE_UP:g} s "
+                f"(EXECUTIONS_LAUNCH_GIVE_UP); its last answer: {reason}"
+            )[:2000],
+        )
+        return False
     Execution.objects.filter(pk=execution_id, state=ExecutionState.PENDING).update(
         launch_started_at=None
     )
+    return True
 
 
 def execution_remote_running(*, execution_id: str, started_at=None, engine_ref: dict) -> None:

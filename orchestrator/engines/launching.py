@@ -39,9 +39,10 @@ def launch_here(execution_id: str) -> str:
             reason=launches.launch_refused_reason(exc),
         )
         return "refused"
-    except EngineUnavailable:
-        # Unclaim, so the reconciler's re-sent launch may try again.
-        launches.execution_launch_retry(execution_id=execution_id)
+    except EngineUnavailable as exc:
+        # Unclaim, so the reconciler's re-sent launch may try again (until the give-up time).
+        if not launches.execution_launch_retry(execution_id=execution_id, reason=str(exc)):
+            return "gave up"
         raise
     launches.execution_submitted(execution_id=execution_id, engine_ref=ref)
     return "submitted"

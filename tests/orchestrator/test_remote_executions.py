@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
+from domain.executions import conf
 from domain.executions.dispatch import execution_dispatch
 from domain.executions.models import Execution, ExecutionState, Outcome
 from domain.executions.selectors import execution_log_page
@@ -113,3 +116,29 @@ def test_it_leaves_a_launch_for_later_when_the_api_server_is_down(db, kube):
     assert execution.launch_started_at is None
     del kube.fail["create_job"]
     assert launch(execution.id) == "submitted"
+
+
+def test_it_gives_up_a_launch_the_api_server_has_not_taken_for_the_give_up_time(db, kube):
+    """A 403 (the engine's Role not granted yet) is "not now", but not for ever."""
+    kube.fail["create_job"] = 403
+    execution = execution_create(
+        owner_type="test.owner",
+        owner_id="bob",
+        cluster="k8s",
+        command="true",
+        env=[],
+        image="busybox",
+    )
+    execution_dispatch(cluster="k8s")
+    with pytest.raises(Exception):  # noqa: B017 (Celery's Retry or the engine's error)
+        launch(execution.id)
+    assert Execution.objects.get(pk=execution.id).state == ExecutionState.PENDING
+
+    claimed = timezone.now() - timedelta(seconds=conf.LAUNCH_GIVE_UP + 1)
+    Execution.objects.filter(pk=execution.id).update(pending_at=claimed)
+    assert launch(execution.id) == "gave up"
+    execution.refresh_from_db()
+    assert (execution.state, execution.outcome) == (ExecutionState.ENDED, Outcome.LAUNCH_FAILED)
+    assert "EXECUTIONS_LAUNCH_GIVE_UP" in execution.exit_reason
+    assert "403" in execution.exit_reason
+    assert ("runs", execution.engine_ref.get("job_name")) not in kube.jobs
