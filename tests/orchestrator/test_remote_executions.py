@@ -97,8 +97,9 @@ def test_it_ends_an_oom_killed_job_as_oom(db, kube):
     assert (execution.outcome, execution.exit_code) == (Outcome.OOM, 137)
 
 
-def test_it_leaves_a_launch_for_later_when_the_api_server_is_down(db, kube):
-    kube.fail["create_job"] = 503
+def _launch_put_off(fake: FakeKube, status: int) -> Execution:
+    """Bob's execution, whose first launch the API server answers with `status`."""
+    fake.fail["create_job"] = status
     execution = execution_create(
         owner_type="test.owner",
         owner_id="bob",
@@ -111,6 +112,11 @@ def test_it_leaves_a_launch_for_later_when_the_api_server_is_down(db, kube):
     with pytest.raises(Exception):  # noqa: B017 (Celery's Retry or the engine's error)
         launch(execution.id)
     execution.refresh_from_db()
+    return execution
+
+
+def test_it_leaves_a_launch_for_later_when_the_api_server_is_down(db, kube):
+    execution = _launch_put_off(kube, 503)
     # Not claimed: the reconciler's next launch message may try again, and then it runs once.
     assert execution.state == ExecutionState.PENDING
     assert execution.launch_started_at is None
@@ -120,19 +126,8 @@ def test_it_leaves_a_launch_for_later_when_the_api_server_is_down(db, kube):
 
 def test_it_gives_up_a_launch_the_api_server_has_not_taken_for_the_give_up_time(db, kube):
     """A 403 (the engine's Role not granted yet) is "not now", but not for ever."""
-    kube.fail["create_job"] = 403
-    execution = execution_create(
-        owner_type="test.owner",
-        owner_id="bob",
-        cluster="k8s",
-        command="true",
-        env=[],
-        image="busybox",
-    )
-    execution_dispatch(cluster="k8s")
-    with pytest.raises(Exception):  # noqa: B017 (Celery's Retry or the engine's error)
-        launch(execution.id)
-    assert Execution.objects.get(pk=execution.id).state == ExecutionState.PENDING
+    execution = _launch_put_off(kube, 403)
+    assert execution.state == ExecutionState.PENDING
 
     claimed = timezone.now() - timedelta(seconds=conf.LAUNCH_GIVE_UP + 1)
     Execution.objects.filter(pk=execution.id).update(pending_at=claimed)
