@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -90,6 +91,18 @@ def executions_add(*, executions: list[Execution]) -> None:
     )
     for cluster in sorted({execution.cluster for execution in executions}):
         step_after_commit(DispatchCluster(cluster=cluster))
+
+
+def executions_delete(*, owner_type: str, owner_ids: Iterable[object]) -> int:
+    """Delete the ended executions of owners that are being deleted, with their events and log
+    lines. One still open is left to end. Returns how many executions were deleted."""
+    ids = [str(owner_id) for owner_id in owner_ids]
+    if not ids:
+        return 0
+    _, per_model = Execution.objects.filter(
+        owner_type=owner_type, owner_id__in=ids, state=ExecutionState.ENDED
+    ).delete()
+    return per_model.get(Execution._meta.label, 0)
 
 
 def execution_stop(*, execution_id: str, reason: str) -> None:

@@ -11,7 +11,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from domain.common.errors import Conflict, InvalidInput, NotFound
+from domain.executions.services import executions_delete
 from domain.runs.envs import env_as_json, env_checked, env_index
+from domain.runs.execute import OWNER_TYPE as RUN_OWNER_TYPE
 from domain.runs.models import ACTIVE_STATUSES, Definition, Tag
 
 # The 2019 rule: a group name is part of the definition's id, which is part of URLs.
@@ -108,9 +110,9 @@ def definition_update(*, definition_id: str, changes: dict[str, Any]) -> Definit
 
 
 def definition_delete(*, definition_id: str) -> None:
-    """Delete the definition and its finished runs. Refused (409) while any of its runs is
-    queued, launching, running or waiting for a retry: deleting it then would orphan them
-    (issue #57 of the original)."""
+    """Delete the definition, its finished runs and their executions with their logs. Refused
+    (409) while any of its runs is queued, launching, running or waiting for a retry: deleting
+    it then would orphan them (issue #57 of the original)."""
     with transaction.atomic():
         definition = Definition.objects.select_for_update().filter(pk=definition_id).first()
         if definition is None:
@@ -121,6 +123,8 @@ def definition_delete(*, definition_id: str) -> None:
                 f"definition {definition_id} has {active} active run(s); stop them before "
                 "deleting it"
             )
+        runs = list(definition.runs.values_list("pk", flat=True))
+        executions_delete(owner_type=RUN_OWNER_TYPE, owner_ids=runs)
         definition.runs.all().delete()
         definition.delete()
 
