@@ -11,22 +11,6 @@ from domain.common.env import env_float, env_int, env_str
 # Beat intervals (seconds).
 HEALTH_CHECK_INTERVAL = env_float("RELEASES_HEALTH_CHECK_INTERVAL", 30.0)
 TASK_POLL_INTERVAL = env_float("RELEASES_TASK_POLL_INTERVAL", 10.0)
-
-
-def poll_sweep_every(interval: float) -> float:
-    """How often the poll sweep runs for a poll `interval`: four times per interval, at most
-    twice a second. A task is then asked within a quarter interval of when it is due."""
-    return max(interval / 4, 0.5)
-
-
-def first_poll_after(interval: float) -> float:
-    """How long after a service answered `start`/`publish` its task is first due for a poll.
-    The answer was the task's status, so asking again at once learns nothing; a service that
-    pushes its next state before this is never polled, and one that only answers polls is
-    still asked within one interval of its answer (this, plus at most one sweep period)."""
-    return interval - poll_sweep_every(interval)
-
-
 TIMEOUT_SWEEP_INTERVAL = env_float("RELEASES_TIMEOUT_SWEEP_INTERVAL", 60.0)
 RECONCILE_INTERVAL = env_float("RELEASES_RECONCILE_INTERVAL", 30.0)
 # A release whose last transition is older than this and whose next step is not visibly in
@@ -49,3 +33,17 @@ def dataservice_url() -> str:
 STUDY_SYNC_HOUR = env_int("RELEASES_STUDY_SYNC_HOUR", 4)
 # health_status is `down` once this many checks in a row failed (spec §3.2: ok while ≤ 3).
 HEALTH_DOWN_AFTER = env_int("RELEASES_HEALTH_DOWN_AFTER", 4)
+
+
+def poll_sweep_every(interval: float) -> float:
+    """How often the poll sweep runs for a poll `interval`: four times per interval, at most
+    twice a second. A task is then asked within a quarter interval of when it is due."""
+    return max(interval / 4, 0.5)
+
+
+def first_poll_after(interval: float) -> float:
+    """How long after a service answered `start`/`publish` its task is first due for a poll.
+    The answer was the task's status, so asking again at once learns nothing; a service that
+    pushes its next state before this is never polled, and one that only answers polls is
+    still asked within one interval of its answer (this, plus at most one sweep period)."""
+    return interval - poll_sweep_every(interval)

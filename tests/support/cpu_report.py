@@ -32,12 +32,14 @@ def _cpu_seconds() -> float:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     path = os.environ.get(ENV)
+    if not path:
+        yield
+        return
     before = _cpu_seconds()
     yield
-    if path:
-        line = {"file": item.location[0], "test": item.nodeid, "cpu": _cpu_seconds() - before}
-        with open(path, "a") as out:
-            out.write(json.dumps(line) + "\n")
+    line = {"file": item.location[0], "test": item.nodeid, "cpu": _cpu_seconds() - before}
+    with open(path, "a") as out:
+        out.write(json.dumps(line) + "\n")
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from domain.releases import conf, services, sweeps, task_services
-from domain.releases.models import Study, Task
+from domain.releases import conf, services, sweeps
+from domain.releases.models import Task
+from tests.domain.releases.releases_support import running_release
 
 pytestmark = pytest.mark.django_db
 INTERVAL = 3600.0
@@ -17,15 +18,7 @@ INTERVAL = 3600.0
 def _running_tasks(monkeypatch) -> list[str]:
     """A release whose two tasks were sent `start`, not yet acknowledged."""
     monkeypatch.setattr(conf, "TASK_POLL_INTERVAL", INTERVAL)
-    Study.objects.create(kf_id="SD_00000001")
-    for i in range(2):
-        task_services.task_service_create(name=f"s{i}", url=f"http://s{i}.example", author="a")
-    release = services.release_create(name="R", studies=["SD_00000001"])
-    ids = services.release_prepare(release_id=release.kf_id)
-    for task_id in ids:
-        services.task_mark_initialized(task_id=task_id)
-    services.release_start(release_id=release.kf_id)
-    return ids
+    return running_release(acknowledged=False)[1]
 
 
 def test_a_task_is_not_polled_while_its_start_is_unacknowledged(monkeypatch):

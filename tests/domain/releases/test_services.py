@@ -11,22 +11,8 @@ from domain.common.models import TransitionLog
 from domain.releases import services, task_services
 from domain.releases.models import Event, Release, Study, Task
 from domain.releases.steps import CancelRelease
+from tests.domain.releases.releases_support import STUDY, running_release
 from tests.support.processes import run_concurrently
-
-STUDY = "SD_00000001"
-
-
-def _running_release(n_services: int = 2) -> tuple[str, list[str]]:
-    Study.objects.get_or_create(kf_id=STUDY)
-    for i in range(n_services):
-        task_services.task_service_create(name=f"s{i}", url=f"http://s{i}.example", author="a")
-    release = services.release_create(name="R", studies=[STUDY])
-    ids = services.release_prepare(release_id=release.kf_id)
-    for tid in ids:
-        services.task_mark_initialized(task_id=tid)
-    services.release_start(release_id=release.kf_id)
-    services.tasks_acknowledge(task_ids=ids, action="start")
-    return release.kf_id, ids
 
 
 def report(task_id: str, state: str) -> str:
@@ -70,7 +56,7 @@ def test_start_waits_for_every_task_to_be_initialized():
 
 @pytest.mark.django_db
 def test_illegal_report_raises_and_poll_ignores_it():
-    _, (tid, _) = _running_release()
+    _, (tid, _) = running_release()
     with pytest.raises(IllegalTransition):
         services.task_report(task_id=tid, state="published")
     assert services.task_report(task_id=tid, state="published", strict=False).state == "running"
@@ -80,7 +66,7 @@ def test_illegal_report_raises_and_poll_ignores_it():
 def test_failure_fails_the_release_and_the_cancel_step_cancels_the_rest(
     django_capture_on_commit_callbacks,
 ):
-    kf_id, (a, b) = _running_release()
+    kf_id, (a, b) = running_release()
     with django_capture_on_commit_callbacks() as scheduled:
         services.task_report(task_id=a, state="failed")
     assert Release.objects.get(pk=kf_id).state == "canceling"
@@ -96,7 +82,7 @@ def test_failure_fails_the_release_and_the_cancel_step_cancels_the_rest(
 
 @pytest.mark.django_db
 def test_a_failure_during_a_user_cancel_still_ends_failed():
-    kf_id, (a, _) = _running_release()
+    kf_id, (a, _) = running_release()
     services.release_cancel(release_id=kf_id)
     services.task_fail(task_id=a, message="request to start task failed: boom")
     services.release_cancel_finish(release_id=kf_id)
@@ -107,7 +93,7 @@ def test_a_failure_during_a_user_cancel_still_ends_failed():
 def test_racing_last_reports_from_separate_processes_stage_once(subprocess_env, monkeypatch):
     # Committed rows here would otherwise reach a session worker and call made-up hosts.
     monkeypatch.setattr(services, "step_after_commit", lambda step: None)
-    releases = [_running_release() for _ in range(3)]
+    releases = [running_release() for _ in range(3)]
     calls = [{"task_id": tid, "state": "staged"} for _, ids in releases for tid in ids]
     results = run_concurrently("tests.domain.releases.test_services:report", calls, subprocess_env)
     assert results == ["staged"] * len(calls)
@@ -124,7 +110,7 @@ def test_racing_last_reports_from_separate_processes_stage_once(subprocess_env, 
 
 @pytest.mark.django_db
 def test_a_poll_answer_sent_before_a_push_does_not_roll_its_progress_back():
-    _, (task_id, _) = _running_release()
+    _, (task_id, _) = running_release()
     asked_at = timezone.now()
     services.task_report(task_id=task_id, progress="50%")
     services.task_report(task_id=task_id, progress=0, strict=False, asked_at=asked_at)
@@ -133,7 +119,7 @@ def test_a_poll_answer_sent_before_a_push_does_not_roll_its_progress_back():
 
 @pytest.mark.django_db
 def test_a_poll_answer_sent_after_the_last_push_updates_progress():
-    _, (task_id, _) = _running_release()
+    _, (task_id, _) = running_release()
     services.task_report(task_id=task_id, progress=50)
     services.task_report(task_id=task_id, progress=70, strict=False, asked_at=timezone.now())
     assert Task.objects.get(pk=task_id).progress == 70
@@ -141,7 +127,7 @@ def test_a_poll_answer_sent_after_the_last_push_updates_progress():
 
 @pytest.mark.django_db
 def test_a_stale_poll_still_applies_its_state():
-    _, (task_id,) = _running_release(n_services=1)
+    _, (task_id,) = running_release(n_services=1)
     asked_at = timezone.now()
     services.task_report(task_id=task_id, progress=40)
     services.task_report(
@@ -157,7 +143,7 @@ def test_a_stale_poll_still_applies_its_state():
 )
 def test_a_dead_task_found_by_the_release_check_ends_the_release_by_its_kind(dead, outcome):
     # docs/releases.md QUIRK list: spec §4.5's check always canceled; here a failure fails.
-    kf_id, (task_id, other_id) = _running_release()
+    kf_id, (task_id, other_id) = running_release()
     # The task went down but the step that should have followed was lost.
     Task.objects.filter(pk=task_id).update(state=dead)
     services.release_check_tasks(release_id=kf_id)
